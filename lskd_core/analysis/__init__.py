@@ -1,0 +1,1 @@
+"""Analyses of trained teachers and students (pure functions on tensors)."""

@@ -1,0 +1,145 @@
+"""``lskd``: the one command line shared by the Makefile, the notebooks' readers and CI.
+
+    lskd run notebooks/<chapter>.md -p temperature 4 -p alpha 0.2
+    lskd book --profile tiny
+    lskd data verify fashion_mnist [--root PATH]
+    lskd data list
+    lskd train teacher --profile tiny --alpha 0.1
+    lskd train students --profile tiny --alpha 0.1 --temperatures 1 2 3 64 --seed 0
+    lskd runs list
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _cmd_run(a: argparse.Namespace) -> int:
+    from .notebook import execute, parse_value
+
+    params = {k: parse_value(v) for k, v in a.parameter}
+    r = execute(Path(a.notebook), params, Path(a.output) if a.output else None, progress=not a.quiet)
+    if not r.ok:
+        print(f"error: {r.error}", file=sys.stderr)
+        return 1
+    print(f"executed {a.notebook} in {r.wall_s:.1f} s -> {r.output}")
+    return 0
+
+
+def _cmd_book(a: argparse.Namespace) -> int:
+    from .notebook import execute_book
+
+    results = execute_book(a.profile, progress=not a.quiet)
+    failed = [r for r in results if not r.ok]
+    total = sum(r.wall_s for r in results)
+    print(f"[lskd book] {len(results) - len(failed)}/{len(results)} chapters executed in {total:.0f} s")
+    for r in failed:
+        print(f"[lskd book] FAILED {r.error}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _cmd_data_verify(a: argparse.Namespace) -> int:
+    from .data import verify
+
+    counts = verify(a.name, a.root)
+    print(f"{a.name}: OK {json.dumps(counts)}")
+    return 0
+
+
+def _cmd_data_list(a: argparse.Namespace) -> int:
+    from .data import available, load_manifest
+
+    for name in available():
+        m = load_manifest(name)
+        where = m.default_root or "brought by the user (--root)"
+        print(f"{name:15s} {m.title} [{where}]")
+    return 0
+
+
+def _cmd_train(a: argparse.Namespace) -> int:
+    from .profiles import get_profile, student_config, teacher_config
+    from .train import train_students, train_teacher
+
+    prof = get_profile(a.profile)
+    over = {"data_root": a.data_root} if a.data_root else {}
+    tcfg = teacher_config(prof, a.alpha, **over)
+    if a.what == "teacher":
+        run = train_teacher(tcfg)
+        print(json.dumps({k: v for k, v in run.metrics().items() if k != "curves"}, indent=1))
+        return 0
+    temps = a.temperatures or prof.temperatures
+    for seed in a.seed or prof.seeds:
+        runs = train_students(tcfg, student_config(prof, seed, **over), temps, beta=a.beta)
+        for t, run in runs.items():
+            m = run.metrics()
+            print(f"seed={seed} T={t:g}: final top-1 {m['final_top1']:.2f}  best {m['best_top1']:.2f}  ({run.path.name})")
+    return 0
+
+
+def _cmd_runs_list(a: argparse.Namespace) -> int:
+    from .cache import cache_root, list_runs
+
+    rows = list_runs()
+    print(f"{len(rows)} runs in {cache_root()}")
+    for r in rows:
+        print("  " + "  ".join(f"{k}={v}" for k, v in r.items() if v is not None))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lskd", description="label smoothing x knowledge distillation")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    r = sub.add_parser("run", help="execute one chapter with papermill")
+    r.add_argument("notebook")
+    r.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
+    r.add_argument("-o", "--output")
+    r.add_argument("-q", "--quiet", action="store_true")
+    r.set_defaults(func=_cmd_run)
+
+    b = sub.add_parser("book", help="execute every chapter in _toc.yml order")
+    b.add_argument("--profile", default="tiny")
+    b.add_argument("-q", "--quiet", action="store_true")
+    b.set_defaults(func=_cmd_book)
+
+    d = sub.add_parser("data", help="data sets")
+    dsub = d.add_subparsers(dest="data_cmd", required=True)
+    v = dsub.add_parser("verify", help="check a local copy against its manifest")
+    v.add_argument("name")
+    v.add_argument("--root", help="folder of the copy (default: the embedded location, if any)")
+    v.set_defaults(func=_cmd_data_verify)
+    dsub.add_parser("list").set_defaults(func=_cmd_data_list)
+
+    t = sub.add_parser("train", help="train a teacher or a student sweep (cached)")
+    t.add_argument("what", choices=["teacher", "students"])
+    t.add_argument("--profile", default="tiny")
+    t.add_argument("--alpha", type=float, default=0.0, help="teacher label smoothing")
+    t.add_argument("--temperatures", type=float, nargs="+")
+    t.add_argument("--seed", type=int, nargs="+")
+    t.add_argument("--beta", type=float, default=0.0, help="hard-label weight (paper: 0)")
+    t.add_argument("--data-root")
+    t.set_defaults(func=_cmd_train)
+
+    rl = sub.add_parser("runs", help="the run cache")
+    rsub = rl.add_subparsers(dest="runs_cmd", required=True)
+    rsub.add_parser("list").set_defaults(func=_cmd_runs_list)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .data import DataError
+    from .params import ParameterError
+
+    a = parser().parse_args(argv)
+    try:
+        return a.func(a)
+    except (DataError, ParameterError, ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

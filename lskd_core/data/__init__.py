@@ -1,0 +1,51 @@
+"""Data layer: one module per data set, one manifest per data set, one ``verify``."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from types import ModuleType
+
+from . import cifar100, cub, fashion_mnist, imagenet
+from .errors import DataError
+from .manifest import Manifest, available, check_counts, check_files, load_manifest
+
+MODULES: dict[str, ModuleType] = {
+    "fashion_mnist": fashion_mnist,
+    "imagenet1k": imagenet,
+    "cub200": cub,
+    "cifar100": cifar100,
+}
+
+__all__ = ["DataError", "MODULES", "available", "load_manifest", "resolve_root", "verify"]
+
+
+def resolve_root(name: str, root: Path | str | None) -> Path:
+    if name not in MODULES:
+        raise DataError(f"unknown data set {name!r}; valid: {', '.join(MODULES)}")
+    if root is None:
+        default = load_manifest(name).default_root
+        if default is None:
+            raise DataError(f"{name} is not embedded: pass its folder with --root / data_root "
+                            f"(see data_manifests/{name}.toml)")
+        root = default
+    return Path(root)
+
+
+def verify(name: str, root: Path | str | None = None, manifest: Manifest | None = None) -> dict[str, int]:
+    """Check a copy against its manifest: files, checksums, then counts.
+
+    Returns the counts found. Raises ``DataError`` naming the first problem.
+    """
+    m = manifest or load_manifest(name)
+    root = resolve_root(name, root)
+    check_files(m, root)
+    found = MODULES[name].counts(root)
+    check_counts(m, found)
+    return found
+
+
+@lru_cache(maxsize=8)
+def verified(name: str, root: str) -> dict[str, int]:
+    """``verify`` once per process, so every load checks before use at no repeat cost."""
+    return verify(name, root)

@@ -1,0 +1,121 @@
+"""Data sets prepared for training: normalised tensors (small sets held in
+memory) or file-backed datasets with torchvision transforms (large sets)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from . import MODULES, cifar100, fashion_mnist, resolve_root, verified
+
+# Per-channel statistics of the training splits.
+_STATS = {"fashion_mnist": ((0.2860,), (0.3530,)),
+          "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
+          "imagenet1k": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+          "cub200": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))}
+# Random-crop padding for the in-memory sets (pixels).
+_PAD = {"fashion_mnist": 2, "cifar100": 4}
+
+
+@dataclass
+class TensorSplit:
+    """A whole split in memory: ``x`` float (N, C, H, W) normalised, ``y`` int64 (N,)."""
+
+    x: Tensor
+    y: Tensor
+    classes: tuple[str, ...]
+    pad: int
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def in_channels(self) -> int:
+        return self.x.shape[1]
+
+
+def _subset(y: Tensor, n: int | None, num_classes: int) -> Tensor:
+    """Indices of a class-balanced subset of size ``n``.
+
+    The subset comes from a fixed permutation (seed 0), independent of the
+    training seed, so every seed and every profile run sees the same images.
+    """
+    if n is None or n >= len(y):
+        return torch.arange(len(y))
+    if n < num_classes:
+        raise ValueError(f"a subset of {n} examples cannot cover {num_classes} classes")
+    perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))
+    per_class = n // num_classes
+    taken: list[Tensor] = []
+    for k in range(num_classes):
+        idx = perm[y[perm] == k][:per_class]
+        taken.append(idx)
+    return torch.sort(torch.cat(taken)).values
+
+
+def _normalise(x_uint8: Tensor, dataset: str) -> Tensor:
+    mean, std = _STATS[dataset]
+    x = x_uint8.float().div_(255.0)
+    m = torch.tensor(mean).view(1, -1, 1, 1)
+    s = torch.tensor(std).view(1, -1, 1, 1)
+    return (x - m) / s
+
+
+def tensor_split(dataset: str, split: str, n: int | None = None, root: str | Path | None = None) -> TensorSplit:
+    """Load, verify (once per process) and normalise an in-memory split."""
+    root = resolve_root(dataset, root)
+    verified(dataset, str(root))
+    if dataset == "fashion_mnist":
+        x, y = fashion_mnist.load(root, split)
+        x = x.unsqueeze(1)
+        classes = fashion_mnist.CLASSES
+    elif dataset == "cifar100":
+        x, y, _ = cifar100.load(root, "train" if split == "train" else "test")
+        classes = tuple(cifar100.meta(root)[0])
+    else:
+        raise ValueError(f"{dataset} is file-based; use file_split()")
+    idx = _subset(y, n, len(classes))
+    return TensorSplit(_normalise(x[idx], dataset), y[idx].clone(), tuple(classes), _PAD[dataset])
+
+
+def augment_batch(x: Tensor, pad: int, generator: torch.Generator) -> Tensor:
+    """Random crop after padding by ``pad`` pixels, and random horizontal flip.
+
+    Padding happens after normalisation, so the border is the data set's mean
+    pixel rather than black.
+
+    Randomness comes only from ``generator``, so a batch's augmentation is a
+    pure function of the seed, the epoch and the batch index.
+    """
+    n, _, h, w = x.shape
+    padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
+    dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
+    dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
+    flip = torch.rand(n, generator=generator) < 0.5
+    out = torch.empty_like(x)
+    for i in range(n):
+        crop = padded[i, :, dy[i]: dy[i] + h, dx[i]: dx[i] + w]
+        out[i] = crop.flip(-1) if flip[i] else crop
+    return out
+
+
+def file_split(dataset: str, split: str, root: str | Path | None, train: bool, image_size: int = 224):
+    """A file-backed split with the paper's augmentation (Appendix C)."""
+    from torchvision import transforms as T
+
+    root = resolve_root(dataset, root)
+    verified(dataset, str(root))
+    mean, std = _STATS[dataset]
+    if train:
+        aug = [T.RandomResizedCrop(image_size), T.RandomHorizontalFlip()]
+        if dataset == "cub200":  # Appendix C: crops, rotation, colour jitter, flips
+            aug = [T.RandomResizedCrop(image_size), T.RandomRotation(15),
+                   T.ColorJitter(0.4, 0.4, 0.4), T.RandomHorizontalFlip()]
+    else:
+        aug = [T.Resize(int(image_size * 256 / 224)), T.CenterCrop(image_size)]
+    tf = T.Compose(aug + [T.ToTensor(), T.Normalize(mean, std)])
+    return MODULES[dataset].dataset(root, split, transform=tf)

@@ -1,0 +1,115 @@
+"""Teachers and students. Every model is a ``Classifier``: a backbone that
+returns the penultimate features and one final linear layer ``fc``, which the
+projection (Müller et al. 2019) and the diffusion index need."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import Tensor, nn
+
+
+class Classifier(nn.Module):
+    def __init__(self, backbone: nn.Module, feature_dim: int, num_classes: int) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.fc = nn.Linear(feature_dim, num_classes)
+
+    def features(self, x: Tensor) -> Tensor:
+        """Penultimate activations, shape (N, feature_dim)."""
+        return self.backbone(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fc(self.backbone(x))
+
+
+def _conv_bn(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class _Residual(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(_conv_bn(cin, cout, stride), nn.Conv2d(cout, cout, 3, 1, 1, bias=False),
+                                  nn.BatchNorm2d(cout))
+        self.skip = (nn.Identity() if stride == 1 and cin == cout else
+                     nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.relu(self.body(x) + self.skip(x))
+
+
+def small_convnet(in_channels: int, num_classes: int, widths: tuple[int, ...] = (16, 32)) -> Classifier:
+    """Plain conv-BN-ReLU stages with 2x pooling, then global average pooling."""
+    layers: list[nn.Module] = []
+    cin = in_channels
+    for w in widths:
+        layers += [_conv_bn(cin, w), nn.MaxPool2d(2)]
+        cin = w
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+    return Classifier(nn.Sequential(*layers), cin, num_classes)
+
+
+def small_resnet(in_channels: int, num_classes: int, widths: tuple[int, ...] = (32, 64, 128)) -> Classifier:
+    """A ResNet for small inputs: 3x3 stem, one residual block per stage, stride 2 between stages."""
+    layers: list[nn.Module] = [_conv_bn(in_channels, widths[0])]
+    cin = widths[0]
+    for i, w in enumerate(widths):
+        layers.append(_Residual(cin, w, 1 if i == 0 else 2))
+        cin = w
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+    return Classifier(nn.Sequential(*layers), cin, num_classes)
+
+
+def _torchvision(name: str, num_classes: int, small_input: bool) -> Classifier:
+    from torchvision import models as tvm
+
+    net = getattr(tvm, name)(weights=None)
+    if name.startswith("resnet"):
+        if small_input:  # CIFAR-style stem keeps 32x32 inputs from collapsing to 1x1
+            net.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
+            net.maxpool = nn.Identity()
+        dim = net.fc.in_features
+        net.fc = nn.Identity()
+        return Classifier(net, dim, num_classes)
+    if name in ("mobilenet_v2", "efficientnet_b0"):
+        dim = net.classifier[-1].in_features
+        backbone = nn.Sequential(net.features, nn.AdaptiveAvgPool2d(1), nn.Flatten(), net.classifier[0])
+        return Classifier(backbone, dim, num_classes)
+    if name == "convnext_tiny":
+        dim = net.classifier[-1].in_features
+        backbone = nn.Sequential(net.features, net.avgpool, net.classifier[0], net.classifier[1])
+        return Classifier(backbone, dim, num_classes)
+    raise ValueError(name)
+
+
+ARCHS: dict[str, Callable[..., Classifier]] = {
+    "convnet_s": lambda c, k, small_input=True: small_convnet(c, k, (16, 32)),
+    "convnet_m": lambda c, k, small_input=True: small_convnet(c, k, (32, 64)),
+    "resnet_s": lambda c, k, small_input=True: small_resnet(c, k, (16, 32, 64)),
+    "resnet_m": lambda c, k, small_input=True: small_resnet(c, k, (32, 64, 128)),
+    **{n: (lambda c, k, small_input=False, _n=n: _torchvision(_n, k, small_input))
+       for n in ("resnet18", "resnet50", "mobilenet_v2", "efficientnet_b0", "convnext_tiny")},
+}
+
+
+def build(arch: str, in_channels: int, num_classes: int, small_input: bool = False,
+          weights: str | None = None, weights_sha256: str | None = None) -> Classifier:
+    """Build ``arch``; optionally load a local state dict whose checksum is checked first."""
+    if arch not in ARCHS:
+        raise ValueError(f"unknown architecture {arch!r}; valid: {', '.join(ARCHS)}")
+    model = ARCHS[arch](in_channels, num_classes, small_input=small_input)
+    if weights:
+        path = Path(weights)
+        if not path.is_file():
+            raise FileNotFoundError(f"weights file {path} does not exist")
+        if weights_sha256:
+            got = hashlib.sha256(path.read_bytes()).hexdigest()
+            if got != weights_sha256:
+                raise ValueError(f"weights {path}: sha256 {got} != expected {weights_sha256}")
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+    return model

@@ -1,0 +1,137 @@
+"""Execute the book's jupytext MyST notebooks with papermill, safely.
+
+- Parameters are checked (names and values) before a kernel starts.
+- The executed notebook is written atomically: a failed run leaves nothing.
+- A failure names the chapter and the cell.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .io import atomic_write_bytes, atomic_write_json
+from .params import ParameterError, validate
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+EXECUTED = ROOT / "book" / "executed"
+
+
+class ChapterFailed(RuntimeError):
+    pass
+
+
+def read_notebook(path: Path):
+    import jupytext
+
+    return jupytext.read(path)
+
+
+def declared_parameters(nb) -> dict[str, Any]:
+    """The defaults of the cell tagged ``parameters`` (executed in an empty namespace)."""
+    cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if len(cells) != 1:
+        raise ParameterError(f"a chapter needs exactly one cell tagged 'parameters', found {len(cells)}")
+    ns: dict[str, Any] = {}
+    exec(compile(cells[0].source, "<parameters>", "exec"), {}, ns)
+    return {k: v for k, v in ns.items() if not k.startswith("_")}
+
+
+def parse_value(text: str) -> Any:
+    """Command-line values: YAML scalars and lists (``4``, ``0.1``, ``[1, 2]``, ``tiny``)."""
+    return yaml.safe_load(text)
+
+
+@dataclass
+class Result:
+    chapter: str
+    ok: bool
+    wall_s: float
+    output: Path | None
+    error: str = ""
+
+
+def execute(source: Path, parameters: dict[str, Any] | None = None, output: Path | None = None,
+            progress: bool = True) -> Result:
+    """Run one chapter. Raises ``ParameterError`` before any compute for bad parameters."""
+    import nbformat
+    import papermill as pm
+
+    source = Path(source)
+    if not source.is_file():
+        raise FileNotFoundError(f"no chapter at {source}; chapters live in {NOTEBOOKS}")
+    nb = read_notebook(source)
+    defaults = declared_parameters(nb)
+    params = dict(parameters or {})
+    validate({**defaults, **params}, allowed=set(defaults))
+    output = Path(output) if output else EXECUTED / f"{source.stem}.ipynb"
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="lskd-nb-") as tmp:
+        src = Path(tmp) / f"{source.stem}.ipynb"
+        out = Path(tmp) / f"{source.stem}.out.ipynb"
+        nbformat.write(nb, src)
+        try:
+            pm.execute_notebook(str(src), str(out), parameters=params, kernel_name="python3",
+                                cwd=str(source.parent), progress_bar=progress, log_output=False)
+        except pm.PapermillExecutionError as exc:
+            msg = (f"chapter {source.name} failed in cell {exc.exec_count} "
+                   f"(code cell #{exc.cell_index}): {exc.ename}: {exc.evalue}")
+            return Result(source.stem, False, time.perf_counter() - t0, None, msg)
+        atomic_write_bytes(output, out.read_bytes())
+    return Result(source.stem, True, time.perf_counter() - t0, output)
+
+
+def toc_chapters(toc: Path = ROOT / "_toc.yml") -> list[str]:
+    """Stems of the executed notebooks the table of contents lists, in order."""
+    data = yaml.safe_load(toc.read_text())
+    files: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key in ("root", "file"):
+                if key in node:
+                    files.append(str(node[key]))
+            for v in node.values():
+                if isinstance(v, (list, dict)):
+                    walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(data)
+    prefix = "book/executed/"
+    return [f[len(prefix):].removesuffix(".ipynb") for f in files if f.startswith(prefix)]
+
+
+def failure_page(chapter: str, error: str) -> dict:
+    """A stand-in page for a chapter that failed, so the rest of the book still builds."""
+    return {"cells": [{"cell_type": "markdown", "metadata": {}, "source":
+                       f"# {chapter}: not built\n\nThis chapter failed to execute during the build.\n\n"
+                       f"```text\n{error}\n```\n"}],
+            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+            "nbformat": 4, "nbformat_minor": 5}
+
+
+def execute_book(profile: str, progress: bool = True) -> list[Result]:
+    """Execute every chapter in table-of-contents order; a failure does not stop the others."""
+    validate({"profile": profile})
+    results: list[Result] = []
+    timings_path = EXECUTED / "_timings.json"
+    for stem in toc_chapters():
+        print(f"[lskd book] {stem} (profile={profile})", flush=True)
+        r = execute(NOTEBOOKS / f"{stem}.md", {"profile": profile}, progress=progress)
+        results.append(r)
+        print(f"[lskd book]   {'ok' if r.ok else 'FAILED'} in {r.wall_s:.1f} s {r.error}", flush=True)
+        if not r.ok:
+            atomic_write_bytes(EXECUTED / f"{stem}.ipynb", json.dumps(failure_page(stem, r.error)).encode())
+        # Written after each chapter so the reproducibility appendix sees those before it.
+        atomic_write_json(timings_path, {"profile": profile, "chapters": [
+            {"chapter": x.chapter, "ok": x.ok, "wall_s": round(x.wall_s, 1), "error": x.error} for x in results]})
+    return results

@@ -1,0 +1,100 @@
+"""Validation of notebook parameters, shared by ``lskd run`` and the notebooks.
+
+One vocabulary across chapters (``profile``, ``alpha``, ``temperature``,
+``temperatures``, ``seeds``, ``num_epochs``, ``lr``, ``dataset``, ...). Values
+are checked before any compute is spent, and a bad one names the valid range.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+
+class ParameterError(ValueError):
+    pass
+
+
+def _profile(v: Any) -> None:
+    from .profiles import PROFILES
+
+    if v not in PROFILES:
+        raise ParameterError(f"profile={v!r} is unknown; valid profiles: {', '.join(PROFILES)}")
+
+
+def _positive_number(name: str) -> Callable[[Any], None]:
+    def check(v: Any) -> None:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not (v > 0 and math.isfinite(v)):
+            raise ParameterError(f"{name}={v!r} must be a finite number > 0")
+    return check
+
+
+def _alpha(v: Any) -> None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
+        raise ParameterError(f"alpha={v!r} must be a number in [0, 1)")
+
+
+def _number_list(name: str, item: Callable[[Any], None]) -> Callable[[Any], None]:
+    def check(v: Any) -> None:
+        if not isinstance(v, (list, tuple)) or not v:
+            raise ParameterError(f"{name}={v!r} must be a non-empty list, e.g. [1, 2, 3, 64]")
+        for x in v:
+            item(x)
+    return check
+
+
+def _dataset(v: Any) -> None:
+    from .data import MODULES
+
+    if v not in MODULES:
+        raise ParameterError(f"dataset={v!r} is unknown; valid: {', '.join(MODULES)}")
+
+
+def _arch(name: str) -> Callable[[Any], None]:
+    def check(v: Any) -> None:
+        from .models import ARCHS
+
+        if v is not None and v not in ARCHS:
+            raise ParameterError(f"{name}={v!r} is unknown; valid: {', '.join(ARCHS)}")
+    return check
+
+
+def _seed(v: Any) -> None:
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        raise ParameterError(f"seed={v!r} must be an integer >= 0")
+
+
+def _optional_positive_int(name: str) -> Callable[[Any], None]:
+    def check(v: Any) -> None:
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            raise ParameterError(f"{name}={v!r} must be an integer >= 1 or None (profile default)")
+    return check
+
+
+RULES: dict[str, Callable[[Any], None]] = {
+    "profile": _profile,
+    "alpha": _alpha,
+    "alphas": _number_list("alphas", _alpha),
+    "temperature": _positive_number("temperature"),
+    "temperatures": _number_list("temperatures", _positive_number("temperature")),
+    "seed": _seed,
+    "seeds": _number_list("seeds", _seed),
+    "num_epochs": _optional_positive_int("num_epochs"),
+    "lr": lambda v: v is None or _positive_number("lr")(v),
+    "dataset": _dataset,
+    "teacher_arch": _arch("teacher_arch"),
+    "student_arch": _arch("student_arch"),
+}
+
+
+def validate(params: dict[str, Any], allowed: set[str] | None = None) -> dict[str, Any]:
+    """Check names (against ``allowed``) and values (against ``RULES``); return ``params``."""
+    if allowed is not None:
+        unknown = sorted(set(params) - set(allowed))
+        if unknown:
+            raise ParameterError(f"unknown parameter(s) {', '.join(unknown)}; "
+                                 f"this chapter takes: {', '.join(sorted(allowed))}")
+    for name, value in params.items():
+        if name in RULES:
+            RULES[name](value)
+    return params

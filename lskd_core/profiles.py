@@ -1,0 +1,95 @@
+"""Named profiles: how big a run every chapter does, from seconds to the paper's recipes.
+
+A chapter asks for ``get_profile(name)`` and builds its teacher and student
+configs from it, so one parameter scales the whole book.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from .train import TrainConfig
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    teacher: TrainConfig
+    student: TrainConfig
+    seeds: tuple[int, ...]
+    temperatures: tuple[float, ...]
+    hardware: str
+    expected_wall: str
+    description: str
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+_FM = dict(dataset="fashion_mnist", small_input=True, batch_size=128, lr=0.05, weight_decay=5e-4,
+           schedule="cosine", momentum=0.9)
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile(
+        "smoke",
+        TrainConfig(**_FM, arch="convnet_m", n_train=600, n_test=300, num_epochs=1),
+        TrainConfig(**_FM, arch="convnet_s", n_train=600, n_test=300, num_epochs=1),
+        seeds=(0,), temperatures=(1.0, 4.0), hardware="any CPU", expected_wall="seconds per chapter",
+        description="Proves every chapter runs end to end; its numbers mean nothing."),
+    "tiny": Profile(
+        "tiny",
+        TrainConfig(**_FM, arch="resnet_s", n_train=8000, n_test=2000, num_epochs=8),
+        TrainConfig(**_FM, arch="convnet_s", n_train=8000, n_test=2000, num_epochs=6),
+        seeds=(0, 1, 2), temperatures=(1.0, 2.0, 3.0, 64.0), hardware="2 CPU cores",
+        expected_wall="the whole book in under 20 minutes",
+        description="Fashion-MNIST subset (8,000 train / 2,000 test), small ResNet teacher, small CNN student."),
+    "small": Profile(
+        "small",
+        TrainConfig(**_FM, arch="resnet_m", num_epochs=30),
+        TrainConfig(**_FM, arch="resnet_s", num_epochs=30),
+        seeds=(0, 1, 2), temperatures=(1.0, 2.0, 3.0, 64.0), hardware="one GPU or a many-core CPU",
+        expected_wall="about 15 minutes on one H100; several hours on 2 CPU cores",
+        description="Full Fashion-MNIST (60,000 / 10,000), larger ResNets, 3 seeds."),
+    # The paper's recipes (Appendix C). The data are brought by the user (data_root).
+    "cifar100": Profile(
+        "cifar100",
+        TrainConfig(dataset="cifar100", arch="resnet50", small_input=True, num_epochs=200, batch_size=128, lr=0.1,
+                    schedule="step", step_size=60, gamma=0.2, weight_decay=5e-4, amp="bf16", channels_last=True),
+        TrainConfig(dataset="cifar100", arch="resnet18", small_input=True, num_epochs=200, batch_size=128, lr=0.1,
+                    schedule="step", step_size=60, gamma=0.2, weight_decay=5e-4, amp="bf16", channels_last=True),
+        seeds=(0, 1, 2), temperatures=(1.0, 2.0, 3.0, 64.0), hardware="one or more GPUs",
+        expected_wall="about a GPU-day for the full grid",
+        description="CIFAR-100 (not in the paper; a common middle ground), ResNet-50 -> ResNet-18.",
+        notes=("The paper has no CIFAR-100 experiment; the recipe is the common 200-epoch CIFAR one.",)),
+    "cub200": Profile(
+        "cub200",
+        TrainConfig(dataset="cub200", arch="resnet50", small_input=False, num_epochs=200, batch_size=256, lr=0.01,
+                    schedule="step", step_size=80, gamma=0.1, weight_decay=1e-4, amp="bf16", channels_last=True),
+        TrainConfig(dataset="cub200", arch="resnet18", small_input=False, num_epochs=200, batch_size=256, lr=0.01,
+                    schedule="step", step_size=80, gamma=0.1, weight_decay=1e-4, amp="bf16", channels_last=True),
+        seeds=(0, 1, 2), temperatures=(1.0, 2.0, 3.0, 64.0), hardware="8 GPUs",
+        expected_wall="days for the full grid",
+        description="The paper's CUB-200-2011 recipe (Appendix C): 200 epochs, lr 0.01, /10 every 80, batch 256.",
+        notes=("The paper fine-tunes from ImageNet weights; pass them with weights= and weights_sha256=.",)),
+    "imagenet": Profile(
+        "imagenet",
+        TrainConfig(dataset="imagenet1k", arch="resnet50", small_input=False, num_epochs=90, batch_size=256, lr=0.1,
+                    schedule="step", step_size=30, gamma=0.1, weight_decay=1e-4, amp="bf16", channels_last=True),
+        TrainConfig(dataset="imagenet1k", arch="resnet18", small_input=False, num_epochs=200, batch_size=256, lr=0.1,
+                    schedule="step", step_size=80, gamma=0.1, weight_decay=1e-4, amp="bf16", channels_last=True),
+        seeds=(0, 1, 2), temperatures=(1.0, 2.0, 3.0, 64.0), hardware="8 or more GPUs (torchrun)",
+        expected_wall="weeks of GPU time for the full grid",
+        description="The paper's ImageNet-1K recipe: teachers 90 epochs (/10 every 30), students 200 (/10 every 80)."),
+}
+
+
+def get_profile(name: str) -> Profile:
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}; valid: {', '.join(PROFILES)}")
+    return PROFILES[name]
+
+
+def teacher_config(profile: Profile, alpha: float, seed: int = 0, **overrides) -> TrainConfig:
+    return replace(profile.teacher, alpha=float(alpha), seed=seed, **overrides).validate()
+
+
+def student_config(profile: Profile, seed: int, **overrides) -> TrainConfig:
+    return replace(profile.student, seed=seed, **overrides).validate()

@@ -1,0 +1,382 @@
+"""The one training engine: label-smoothed teachers and KD students.
+
+A *member* is one model being trained with its own optimiser and loss. A
+teacher run has one member. A student sweep has one member per temperature,
+all fed by the same batches and augmentations and by one teacher forward per
+batch, a paired design that is cheaper and lowers the variance between
+temperatures. Because every member's computation depends only on the seed,
+the epoch and the batch, a sweep produces bitwise the same students as
+training each one alone (tests/test_train.py shows it).
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import time
+from dataclasses import asdict, dataclass, field, replace
+from typing import Callable, Iterator
+
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from . import cache, losses
+from .data import DataError, MODULES
+from .data.prepared import TensorSplit, augment_batch, file_split, tensor_split
+from .io import atomic_torch_save, load_checkpoint
+from .models import ARCHS, Classifier, build
+
+SCHEDULES = ("cosine", "step")
+AMP = ("off", "bf16", "fp16")
+
+
+class NonFiniteLoss(FloatingPointError):
+    """Raised when a loss becomes NaN or infinite; the last good checkpoint is kept."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines one trained model (plain dataclass, hashed into the run key)."""
+
+    dataset: str = "fashion_mnist"
+    data_root: str | None = None
+    n_train: int | None = None  # class-balanced subset; None = whole split
+    n_test: int | None = None
+    arch: str = "resnet_s"
+    num_epochs: int = 5
+    batch_size: int = 128
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    schedule: str = "cosine"
+    step_size: int = 30  # epochs between /10 decays for the step schedule
+    gamma: float = 0.1
+    warmup_epochs: int = 0
+    alpha: float = 0.0  # label smoothing of this model's own targets (teachers)
+    seed: int = 0
+    augment: bool = True
+    small_input: bool = True
+    image_size: int = 224
+    amp: str = "off"
+    channels_last: bool = False
+    num_workers: int = 4
+    weights: str | None = None
+    weights_sha256: str | None = None
+
+    def validate(self) -> "TrainConfig":
+        if self.dataset not in MODULES:
+            raise ValueError(f"unknown dataset {self.dataset!r}; valid: {', '.join(MODULES)}")
+        if self.arch not in ARCHS:
+            raise ValueError(f"unknown arch {self.arch!r}; valid: {', '.join(ARCHS)}")
+        if not 0.0 <= self.alpha < 1.0:
+            raise ValueError(f"alpha must lie in [0, 1), got {self.alpha}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.schedule!r}; valid: {', '.join(SCHEDULES)}")
+        if self.amp not in AMP:
+            raise ValueError(f"unknown amp {self.amp!r}; valid: {', '.join(AMP)}")
+        for name in ("num_epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        return self
+
+
+def check_temperatures(temperatures) -> tuple[float, ...]:
+    temps = tuple(float(t) for t in temperatures)
+    if not temps:
+        raise ValueError("the temperature list is empty; give at least one, e.g. [1, 2, 3, 64]")
+    bad = [t for t in temps if not (t > 0 and math.isfinite(t))]
+    if bad:
+        raise ValueError(f"temperatures must be finite and > 0, got {bad}")
+    if len(set(temps)) != len(temps):
+        raise ValueError(f"temperatures repeat: {temps}")
+    return temps
+
+
+# ---------------------------------------------------------------- schedule
+
+
+def lr_at(cfg: TrainConfig, epoch: float) -> float:
+    """Learning rate at a fractional epoch: linear warm-up, then cosine or step decay."""
+    if cfg.warmup_epochs and epoch < cfg.warmup_epochs:
+        return cfg.lr * (epoch + 1e-8) / cfg.warmup_epochs
+    if cfg.schedule == "step":
+        return cfg.lr * cfg.gamma ** int(epoch // cfg.step_size)
+    span = max(cfg.num_epochs - cfg.warmup_epochs, 1e-8)
+    return 0.5 * cfg.lr * (1 + math.cos(math.pi * (epoch - cfg.warmup_epochs) / span))
+
+
+def _stream(seed: int, *keys: int) -> torch.Generator:
+    """An independent random stream for (seed, keys): resumable without saved RNG state."""
+    x = seed
+    for k in keys:
+        x = (x * 1_000_003 + k + 1) % (2**63 - 1)
+    return torch.Generator().manual_seed(x)
+
+
+# ---------------------------------------------------------------- data
+
+
+@dataclass
+class Data:
+    train: TensorSplit | torch.utils.data.Dataset
+    test: TensorSplit | torch.utils.data.Dataset
+    num_classes: int
+    in_channels: int
+
+
+def load_data(cfg: TrainConfig) -> Data:
+    if cfg.dataset in ("fashion_mnist", "cifar100"):
+        tr = tensor_split(cfg.dataset, "train", cfg.n_train, cfg.data_root)
+        te = tensor_split(cfg.dataset, "test", cfg.n_test, cfg.data_root)
+        return Data(tr, te, tr.num_classes, tr.in_channels)
+    test_name = "val" if cfg.dataset == "imagenet1k" else "test"
+    tr = file_split(cfg.dataset, "train", cfg.data_root, train=cfg.augment, image_size=cfg.image_size)
+    te = file_split(cfg.dataset, test_name, cfg.data_root, train=False, image_size=cfg.image_size)
+    return Data(tr, te, len(tr.classes), 3)
+
+
+def _batches(split, cfg: TrainConfig, epoch: int, train: bool) -> Iterator[tuple[Tensor, Tensor]]:
+    if isinstance(split, TensorSplit):
+        n = len(split.y)
+        order = torch.randperm(n, generator=_stream(cfg.seed, epoch, 0)) if train else torch.arange(n)
+        for b, start in enumerate(range(0, n, cfg.batch_size)):
+            idx = order[start: start + cfg.batch_size]
+            x = split.x[idx]
+            if train and cfg.augment:
+                x = augment_batch(x, split.pad, _stream(cfg.seed, epoch, b + 1))
+            yield x, split.y[idx]
+        return
+    loader = torch.utils.data.DataLoader(
+        split, batch_size=cfg.batch_size, shuffle=train, num_workers=cfg.num_workers,
+        generator=_stream(cfg.seed, epoch, 0) if train else None, pin_memory=torch.cuda.is_available(),
+        persistent_workers=False)
+    yield from loader
+
+
+def _num_batches(split, cfg: TrainConfig) -> int:
+    n = len(split.y) if isinstance(split, TensorSplit) else len(split)
+    return math.ceil(n / cfg.batch_size)
+
+
+# ---------------------------------------------------------------- engine
+
+
+@dataclass
+class Member:
+    name: str
+    model: Classifier
+    loss: Callable[[Tensor, Tensor, Tensor | None], Tensor]
+    optimizer: torch.optim.Optimizer = field(init=False)
+    curves: dict[str, list] = field(default_factory=lambda: {
+        "epoch": [], "lr": [], "train_loss": [], "test_top1": [], "test_top5": []})
+
+
+def _device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _autocast(cfg: TrainConfig, device: torch.device):
+    if cfg.amp == "off" or device.type != "cuda":
+        return torch.autocast(device.type, enabled=False)
+    return torch.autocast("cuda", dtype=torch.bfloat16 if cfg.amp == "bf16" else torch.float16)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, split, cfg: TrainConfig | None = None, features: bool = False,
+            batch_size: int = 512) -> tuple[Tensor, Tensor, Tensor | None]:
+    """Logits, labels and (optionally) penultimate features of a whole split, in eval mode."""
+    cfg = cfg or TrainConfig(batch_size=batch_size)
+    cfg = replace(cfg, batch_size=batch_size)
+    device = next(model.parameters()).device
+    model.eval()
+    logits, labels, feats = [], [], []
+    for x, y in _batches(split, cfg, 0, train=False):
+        x = x.to(device)
+        f = model.features(x) if isinstance(model, Classifier) else None
+        z = model.fc(f) if f is not None else model(x)
+        logits.append(z.float().cpu())
+        labels.append(y)
+        if features:
+            feats.append(f.float().cpu())
+    return torch.cat(logits), torch.cat(labels), (torch.cat(feats) if features else None)
+
+
+def topk_accuracy(logits: Tensor, labels: Tensor, k: int) -> float:
+    k = min(k, logits.shape[1])
+    hit = (logits.topk(k, dim=1).indices == labels[:, None]).any(dim=1)
+    return 100.0 * hit.double().mean().item()
+
+
+def _hardware(device: torch.device) -> dict:
+    hw = {"device": device.type, "cpu": platform.processor() or platform.machine(),
+          "cpu_threads": torch.get_num_threads(), "torch": torch.__version__, "python": platform.python_version()}
+    if device.type == "cuda":
+        hw["gpu"] = torch.cuda.get_device_name(device)
+    return hw
+
+
+def _fit(members: list[Member], data: Data, cfg: TrainConfig, teacher: nn.Module | None,
+         ckpt_path, desc: str, progress: bool) -> float:
+    """Train all members in lockstep; checkpoint atomically after every epoch. Returns wall seconds."""
+    device = _device()
+    for m in members:
+        m.model.to(device)
+        if cfg.channels_last:
+            m.model.to(memory_format=torch.channels_last)
+        m.optimizer = torch.optim.SGD(m.model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                                      weight_decay=cfg.weight_decay)
+    if teacher is not None:
+        teacher.to(device).eval()
+    start_epoch, wall = 0, 0.0
+    if ckpt_path.is_file():  # resume a killed run from its last finished epoch
+        state = load_checkpoint(ckpt_path)
+        for m, s in zip(members, state["members"]):
+            m.model.load_state_dict(s["model"])
+            m.optimizer.load_state_dict(s["optimizer"])
+            m.curves = s["curves"]
+        start_epoch, wall = state["epoch"] + 1, state["wall_time_s"]
+    steps = _num_batches(data.train, cfg)
+    bar = tqdm(total=cfg.num_epochs * steps, initial=start_epoch * steps, desc=desc, disable=not progress,
+               leave=False, mininterval=1.0)
+    for epoch in range(start_epoch, cfg.num_epochs):
+        t0 = time.perf_counter()
+        torch.manual_seed(_stream(cfg.seed, epoch, 10**6).initial_seed())  # dropout, if any
+        sums = [0.0] * len(members)
+        for m in members:
+            m.model.train()
+        for b, (x, y) in enumerate(_batches(data.train, cfg, epoch, train=True)):
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            if cfg.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            lr = lr_at(cfg, epoch + b / steps)
+            with _autocast(cfg, device):
+                t_logits = None
+                if teacher is not None:
+                    with torch.no_grad():
+                        t_logits = teacher(x).float()
+                for i, m in enumerate(members):
+                    for g in m.optimizer.param_groups:
+                        g["lr"] = lr
+                    loss = m.loss(m.model(x).float(), y, t_logits)
+                    if not torch.isfinite(loss):
+                        raise NonFiniteLoss(f"{m.name}: loss is {loss.item()} at epoch {epoch}, batch {b}; "
+                                            f"the last good checkpoint ({ckpt_path}) is kept. Lower lr?")
+                    m.optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    m.optimizer.step()
+                    sums[i] += loss.item() * len(y)
+            bar.update(1)
+        wall += time.perf_counter() - t0
+        n_train = len(data.train.y) if isinstance(data.train, TensorSplit) else len(data.train)
+        for i, m in enumerate(members):
+            logits, labels, _ = predict(m.model, data.test, cfg, batch_size=max(cfg.batch_size, 256))
+            c = m.curves
+            c["epoch"].append(epoch + 1)
+            c["lr"].append(lr_at(cfg, epoch))
+            c["train_loss"].append(sums[i] / n_train)
+            c["test_top1"].append(topk_accuracy(logits, labels, 1))
+            c["test_top5"].append(topk_accuracy(logits, labels, 5))
+        atomic_torch_save(ckpt_path, {
+            "epoch": epoch, "wall_time_s": wall,
+            "members": [{"model": m.model.state_dict(), "optimizer": m.optimizer.state_dict(),
+                         "curves": m.curves} for m in members]})
+        bar.set_postfix({m.name: f"{m.curves['test_top1'][-1]:.1f}" for m in members[:4]})
+    bar.close()
+    return wall
+
+
+def _summary(curves: dict[str, list]) -> dict:
+    top1 = curves["test_top1"]
+    best = max(range(len(top1)), key=lambda i: top1[i])
+    return {"final_top1": top1[-1], "final_top5": curves["test_top5"][-1],
+            "best_top1": top1[best], "best_top5": curves["test_top5"][best], "best_epoch": best + 1}
+
+
+def _record(kind: str, cfg: TrainConfig, wall: float, m: Member, extra: dict) -> dict:
+    return {"kind": kind, "arch": cfg.arch, "dataset": cfg.dataset, "seed": cfg.seed, "alpha": cfg.alpha,
+            **extra, **_summary(m.curves), "curves": m.curves, "wall_time_s": wall,
+            "hardware": _hardware(_device()), "code_version": cache.code_version(),
+            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+
+def _new_model(cfg: TrainConfig, data: Data) -> Classifier:
+    torch.manual_seed(cfg.seed)  # the initial weights depend on the seed alone
+    return build(cfg.arch, data.in_channels, data.num_classes, cfg.small_input, cfg.weights, cfg.weights_sha256)
+
+
+def teacher_config_dict(cfg: TrainConfig) -> dict:
+    return asdict(cfg)
+
+
+def train_teacher(cfg: TrainConfig, progress: bool = True) -> cache.Run:
+    """Train (or fetch from the cache) a teacher with label smoothing ``cfg.alpha``."""
+    cfg.validate()
+    conf = teacher_config_dict(cfg)
+    run = cache.run_dir("teacher", conf)
+    if run.done:
+        return run
+    data = load_data(cfg)
+    member = Member(f"a={cfg.alpha}", _new_model(cfg, data),
+                    lambda z, y, _t: losses.ls_cross_entropy(z, y, cfg.alpha))
+    run.path.mkdir(parents=True, exist_ok=True)
+    wall = _fit([member], data, cfg, None, run.path / "checkpoint.pt", f"teacher {cfg.arch} alpha={cfg.alpha}",
+                progress)
+    cache.finish_run(run, conf, _record("teacher", cfg, wall, member, {}), member.model.state_dict())
+    (run.path / "checkpoint.pt").unlink(missing_ok=True)
+    return run
+
+
+def student_config_dict(cfg: TrainConfig, teacher: cache.Run, temperature: float, beta: float) -> dict:
+    return {"student": asdict(cfg), "teacher_run": teacher.path.name, "temperature": float(temperature),
+            "beta": float(beta)}
+
+
+def train_students(teacher_cfg: TrainConfig, student_cfg: TrainConfig, temperatures, beta: float = 0.0,
+                   progress: bool = True) -> dict[float, cache.Run]:
+    """KD students of one teacher at several temperatures, in one shared pass.
+
+    Students found in the cache are served from it; the missing ones train
+    together. Each student's result equals a solo run with the same seed.
+    """
+    temps = check_temperatures(temperatures)
+    student_cfg.validate()
+    if student_cfg.alpha != 0.0:
+        raise ValueError("students learn from the teacher's soft targets; set the student's alpha to 0")
+    if student_cfg.dataset != teacher_cfg.dataset:
+        raise ValueError("teacher and student must use the same data set")
+    teacher_run = train_teacher(teacher_cfg, progress)
+    runs = {t: cache.run_dir("student", student_config_dict(student_cfg, teacher_run, t, beta)) for t in temps}
+    todo = [t for t in temps if not runs[t].done]
+    if not todo:
+        return runs
+    data = load_data(student_cfg)
+    teacher = build(teacher_cfg.arch, data.in_channels, data.num_classes, teacher_cfg.small_input)
+    teacher.load_state_dict(teacher_run.state_dict())
+    members = [Member(f"T={t:g}", _new_model(student_cfg, data),
+                      (lambda z, y, tz, _t=t: losses.kd_loss(z, tz, _t, y, beta))) for t in todo]
+    # The work folder's name covers the todo list, so a resumed sweep finds its own checkpoint.
+    work = cache.run_dir("sweep", {"students": [runs[t].path.name for t in todo]})
+    work.path.mkdir(parents=True, exist_ok=True)
+    wall = _fit(members, data, student_cfg, teacher, work.path / "checkpoint.pt",
+                f"students {student_cfg.arch} <- alpha={teacher_cfg.alpha}", progress)
+    for t, m in zip(todo, members):
+        conf = student_config_dict(student_cfg, teacher_run, t, beta)
+        rec = _record("student", student_cfg, wall, m, {
+            "temperature": t, "beta": beta, "teacher_alpha": teacher_cfg.alpha, "teacher_run": teacher_run.path.name,
+            "teacher_arch": teacher_cfg.arch, "sweep_size": len(todo)})
+        cache.finish_run(runs[t], conf, rec, m.model.state_dict())
+    (work.path / "checkpoint.pt").unlink(missing_ok=True)
+    work.path.rmdir()
+    return runs
+
+
+def load_model(run: cache.Run, data: Data | None = None) -> Classifier:
+    conf = run.config()
+    cfg = TrainConfig(**(conf["student"] if "student" in conf else conf))
+    data = data or load_data(cfg)
+    model = build(cfg.arch, data.in_channels, data.num_classes, cfg.small_input)
+    model.load_state_dict(run.state_dict())
+    return model.eval()

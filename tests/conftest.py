@@ -1,0 +1,15 @@
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_cache(tmp_path_factory):
+    """Tests never read or write the user's run cache."""
+    os.environ["LSKD_CACHE"] = str(tmp_path_factory.mktemp("runs"))
+    torch.set_num_threads(1)
+    yield

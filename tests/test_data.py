@@ -1,0 +1,191 @@
+"""The data layer: IDX parsing, manifests, verification messages, and the
+loaders for ImageNet, CUB-200-2011 and CIFAR-100 on fixtures in their real formats."""
+
+import dataclasses
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from lskd_core import data
+from lskd_core.data import DataError, cifar100, cub, fashion_mnist, imagenet, load_manifest
+from lskd_core.data.idx import parse_idx, read_idx
+from lskd_core.data.prepared import augment_batch, tensor_split
+from fixtures import idx_bytes, make_cifar100, make_cub, make_imagenet, write_idx_gz
+
+
+# ------------------------------------------------------------ IDX / Fashion-MNIST
+
+def test_idx_roundtrip_and_truncation(tmp_path):
+    arr = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    assert (parse_idx(idx_bytes(arr)) == arr).all()
+    with pytest.raises(DataError, match="truncated or padded"):
+        parse_idx(idx_bytes(arr)[:-5])
+    with pytest.raises(DataError, match="bad magic"):
+        parse_idx(b"\x01\x02\x08\x01")
+    p = tmp_path / "x.gz"
+    p.write_bytes(__import__("gzip").compress(idx_bytes(arr))[:-10])
+    with pytest.raises(DataError, match="gzip stream is truncated"):
+        read_idx(p)
+
+
+def test_fashion_mnist_embedded_copy_verifies():
+    counts = data.verify("fashion_mnist")
+    assert counts == {"train": 60000, "test": 10000, "classes": 10}
+    x, y = fashion_mnist.load(fashion_mnist.DEFAULT_ROOT, "test")
+    assert x.shape == (10000, 28, 28) and x.dtype == torch.uint8
+    assert torch.bincount(y).tolist() == [1000] * 10
+
+
+def _copy_fm(tmp_path):
+    root = tmp_path / "fm"
+    shutil.copytree(fashion_mnist.DEFAULT_ROOT, root)
+    return root
+
+
+def test_wrong_checksum_is_named(tmp_path):
+    root = _copy_fm(tmp_path)
+    labels = read_idx(root / "t10k-labels-idx1-ubyte.gz").copy()
+    labels[0] = (labels[0] + 1) % 10
+    write_idx_gz(root / "t10k-labels-idx1-ubyte.gz", labels)
+    with pytest.raises(DataError, match=r"wrong checksum for .*t10k-labels-idx1-ubyte.gz"):
+        data.verify("fashion_mnist", root)
+
+
+def test_missing_file_is_named(tmp_path):
+    root = _copy_fm(tmp_path)
+    (root / "train-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(DataError, match=r"missing file .*train-labels.*apt-get install dataset-fashion-mnist"):
+        data.verify("fashion_mnist", root)
+
+
+def test_truncated_idx_is_named(tmp_path):
+    root = _copy_fm(tmp_path)
+    p = root / "t10k-images-idx3-ubyte.gz"
+    p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2])
+    with pytest.raises(DataError, match="truncated"):
+        data.verify("fashion_mnist", root)
+
+
+def test_missing_root_is_named(tmp_path):
+    with pytest.raises(DataError, match="does not exist"):
+        data.verify("fashion_mnist", tmp_path / "nowhere")
+
+
+def test_subset_is_class_balanced_and_seed_independent():
+    a = tensor_split("fashion_mnist", "train", n=500)
+    b = tensor_split("fashion_mnist", "train", n=500)
+    assert len(a.y) == 500 and torch.bincount(a.y).tolist() == [50] * 10
+    assert torch.equal(a.x, b.x)
+    assert abs(a.x.mean().item()) < 0.2  # normalised
+
+
+def test_augmentation_is_a_pure_function_of_the_generator():
+    s = tensor_split("fashion_mnist", "test", n=100)
+    x = s.x[:16]
+    a = augment_batch(x, 2, torch.Generator().manual_seed(5))
+    b = augment_batch(x, 2, torch.Generator().manual_seed(5))
+    c = augment_batch(x, 2, torch.Generator().manual_seed(6))
+    assert torch.equal(a, b) and not torch.equal(a, c) and a.shape == x.shape
+
+
+# ------------------------------------------------------------ manifests
+
+def test_every_manifest_is_complete():
+    for name in data.available():
+        m = load_manifest(name)
+        assert m.source and m.citation and m.licence and m.counts and m.num_classes > 0
+        assert m.counts.get("classes") == m.num_classes
+        assert "hierarchy" in m.extra, f"{name}: no class list or hierarchy source"
+
+
+def test_unknown_dataset_lists_valid_ones():
+    with pytest.raises(DataError, match="known: .*fashion_mnist"):
+        load_manifest("mnist-ish")
+
+
+# ------------------------------------------------------------ ImageNet
+
+def test_imagenet_fixture_loads_and_verifies(tmp_path):
+    root = make_imagenet(tmp_path / "imnet")
+    ds = imagenet.dataset(root, "train")
+    assert len(ds) == 9 and ds.classes == ["n01440764", "n01443537", "n02099601"]
+    img, y = ds[4]
+    assert img.size == (20, 16) and y == 1
+    m = dataclasses.replace(load_manifest("imagenet1k"), counts={"train": 9, "val": 6, "classes": 3})
+    assert data.verify("imagenet1k", root, manifest=m)["val"] == 6
+    with pytest.raises(DataError, match=r"wrong count for 'train': found 9, expected 1281167"):
+        data.verify("imagenet1k", root)
+
+
+def test_imagenet_rejects_unsorted_val_and_truncated_jpeg(tmp_path):
+    root = make_imagenet(tmp_path / "imnet")
+    (root / "val" / "ILSVRC2012_val_00000001.JPEG").write_bytes(b"")
+    (root / "val" / "loose").mkdir()
+    with pytest.raises(DataError, match="not a WordNet id"):
+        imagenet.counts(root)
+    root2 = make_imagenet(tmp_path / "imnet2")
+    p = next((root2 / "train" / "n01440764").iterdir())
+    p.write_bytes(p.read_bytes()[:20])
+    ds = imagenet.dataset(root2, "train")
+    with pytest.raises(DataError, match="truncated or corrupt"):
+        ds[[i for i, (q, _) in enumerate(ds.items) if q == p][0]]
+
+
+# ------------------------------------------------------------ CUB-200-2011
+
+def test_cub_fixture_loads_and_verifies(tmp_path):
+    root = make_cub(tmp_path / "CUB_200_2011")
+    tr, te = cub.dataset(root, "train"), cub.dataset(root, "test")
+    assert len(tr) == 6 and len(te) == 6 and tr.classes[0] == "001.Black_footed_Albatross"
+    assert sorted(set(tr.targets)) == [0, 1, 2]
+    m = dataclasses.replace(load_manifest("cub200"), counts={"images": 12, "train": 6, "test": 6, "classes": 3})
+    assert data.verify("cub200", root, manifest=m)["classes"] == 3
+    with pytest.raises(DataError, match="wrong count for 'images': found 12, expected 11788"):
+        data.verify("cub200", root)
+
+
+def test_cub_missing_index_file_and_missing_image(tmp_path):
+    root = make_cub(tmp_path / "CUB_200_2011")
+    (root / "train_test_split.txt").unlink()
+    with pytest.raises(DataError, match="missing file .*train_test_split.txt"):
+        data.verify("cub200", root)
+    root2 = make_cub(tmp_path / "CUB2")
+    next((root2 / "images").rglob("*.jpg")).unlink()
+    with pytest.raises(DataError, match="which does not exist"):
+        cub.counts(root2)
+
+
+# ------------------------------------------------------------ CIFAR-100
+
+def test_cifar100_fixture_loads_with_superclasses(tmp_path):
+    root = make_cifar100(tmp_path / "cifar-100-python")
+    x, fine, coarse = cifar100.load(root, "train")
+    assert x.shape == (40, 3, 32, 32) and x.dtype == torch.uint8
+    fine_names, coarse_names = cifar100.meta(root)
+    assert len(fine_names) == 100 and len(coarse_names) == 20
+    assert cifar100.superclass_of(root)[37] == 7
+    assert cifar100.counts(root) == {"classes": 100, "superclasses": 20, "train": 40, "test": 20}
+
+
+def test_cifar100_fixture_fails_checksums_and_truncation(tmp_path):
+    root = make_cifar100(tmp_path / "cifar-100-python")
+    with pytest.raises(DataError, match="wrong checksum for .*train: md5"):
+        data.verify("cifar100", root)
+    (root / "test").write_bytes((root / "test").read_bytes()[:100])
+    with pytest.raises(DataError, match="truncated"):
+        cifar100.load(root, "test")
+
+
+# ------------------------------------------------------------ CLI
+
+def test_cli_verify_ok_and_error_messages(tmp_path):
+    ok = subprocess.run([sys.executable, "-m", "lskd_core.cli", "data", "verify", "fashion_mnist"],
+                        capture_output=True, text=True)
+    assert ok.returncode == 0 and '"train": 60000' in ok.stdout
+    bad = subprocess.run([sys.executable, "-m", "lskd_core.cli", "data", "verify", "cub200", "--root",
+                          str(make_cub(tmp_path / "c"))], capture_output=True, text=True)
+    assert bad.returncode == 2 and "wrong count for 'images'" in bad.stderr

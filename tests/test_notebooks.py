@@ -1,0 +1,72 @@
+"""Every chapter executes on the smoke profile, and bad parameters fail before a kernel starts."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lskd_core.notebook import NOTEBOOKS, declared_parameters, execute, read_notebook, toc_chapters
+from lskd_core.params import ParameterError
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = sorted(p.stem for p in NOTEBOOKS.glob("*.md"))
+
+
+def test_toc_lists_every_notebook_and_nothing_else():
+    assert sorted(toc_chapters()) == CHAPTERS
+
+
+@pytest.mark.parametrize("stem", CHAPTERS)
+def test_chapter_has_profile_parameter_and_takeaways(stem):
+    nb = read_notebook(NOTEBOOKS / f"{stem}.md")
+    params = declared_parameters(nb)
+    assert params["profile"] == "tiny"
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    if not stem.startswith("99_"):
+        assert "## Takeaways" in text and "## Exercises" in text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stem", CHAPTERS)
+def test_chapter_executes_on_smoke_profile(stem, tmp_path):
+    out = tmp_path / f"{stem}.ipynb"
+    r = execute(NOTEBOOKS / f"{stem}.md", {"profile": "smoke"}, out, progress=False)
+    assert r.ok, r.error
+    nb = json.loads(out.read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert not any(o.get("output_type") == "error" for c in code for o in c.get("outputs", []))
+    assert any(c.get("outputs") for c in code)
+
+
+def test_unknown_parameter_fails_at_once_listing_valid_ones(tmp_path):
+    with pytest.raises(ParameterError, match=r"unknown parameter\(s\) temprature; this chapter takes: .*temperatures"):
+        execute(NOTEBOOKS / "01_ls_and_kd.md", {"temprature": 4}, tmp_path / "x.ipynb")
+    assert not (tmp_path / "x.ipynb").exists()
+
+
+@pytest.mark.parametrize("params,match", [
+    ({"profile": "huge"}, "valid profiles: smoke, tiny"),
+    ({"alphas": [1.2]}, r"\[0, 1\)"),
+    ({"temperatures": []}, "non-empty"),
+    ({"temperatures": [0]}, "> 0"),
+])
+def test_bad_values_fail_before_execution(params, match, tmp_path):
+    with pytest.raises(ParameterError, match=match):
+        execute(NOTEBOOKS / "01_ls_and_kd.md", params, tmp_path / "x.ipynb")
+
+
+def test_cli_run_reports_bad_parameter_with_exit_code():
+    r = subprocess.run([sys.executable, "-m", "lskd_core.cli", "run", "notebooks/01_ls_and_kd.md",
+                        "-p", "profile", "enormous"], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 2 and "valid profiles" in r.stderr
+
+
+def test_failing_cell_is_named_and_leaves_no_output(tmp_path):
+    src = tmp_path / "broken.md"
+    src.write_text((NOTEBOOKS / "99_reproducibility.md").read_text() + "\n```{code-cell} ipython3\n1 / 0\n```\n")
+    out = tmp_path / "broken.ipynb"
+    r = execute(src, {"profile": "smoke"}, out, progress=False)
+    assert not r.ok and "broken.md failed in cell" in r.error and "ZeroDivisionError" in r.error
+    assert not out.exists()

@@ -1,0 +1,130 @@
+"""The engine: bitwise determinism, shared-teacher sweep == solo students, resume == uninterrupted."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+
+import pytest
+import torch
+
+from lskd_core import cache
+from lskd_core.train import (NonFiniteLoss, TrainConfig, check_temperatures, lr_at, train_students,
+                             train_teacher)
+
+T_CFG = TrainConfig(arch="convnet_m", n_train=300, n_test=200, num_epochs=2, batch_size=64)
+S_CFG = TrainConfig(arch="convnet_s", n_train=300, n_test=200, num_epochs=2, batch_size=64)
+
+
+def _curves(run):
+    m = run.metrics()
+    return m["curves"], m["final_top1"]
+
+
+def _fresh_cache(tmp_path, name):
+    os.environ["LSKD_CACHE"] = str(tmp_path / name)
+
+
+def test_same_seed_same_metrics_bitwise(tmp_path):
+    _fresh_cache(tmp_path, "a")
+    a = train_teacher(replace(T_CFG, alpha=0.1), progress=False)
+    _fresh_cache(tmp_path, "b")
+    b = train_teacher(replace(T_CFG, alpha=0.1), progress=False)
+    assert _curves(a) == _curves(b)
+    sa, sb = a.state_dict(), b.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    _fresh_cache(tmp_path, "c")
+    c = train_teacher(replace(T_CFG, alpha=0.1, seed=1), progress=False)
+    assert _curves(c) != _curves(a)
+
+
+def test_cache_serves_a_finished_run(tmp_path):
+    _fresh_cache(tmp_path, "cache")
+    a = train_teacher(T_CFG, progress=False)
+    stamp = (a.path / "metrics.json").stat().st_mtime_ns
+    b = train_teacher(T_CFG, progress=False)
+    assert a.path == b.path and (b.path / "metrics.json").stat().st_mtime_ns == stamp
+    assert set(os.listdir(a.path)) == {"config.json", "metrics.json", "model.pt"}
+    m = a.metrics()
+    assert {"wall_time_s", "hardware", "seed", "curves", "best_top1", "final_top1", "final_top5"} <= set(m)
+    assert cache.run_dir("teacher", {**json.loads((a.path / "config.json").read_text()), "lr": 0.5}).path != a.path
+
+
+def test_shared_teacher_sweep_equals_solo_students(tmp_path):
+    _fresh_cache(tmp_path, "sweep")
+    sweep = train_students(T_CFG, S_CFG, [1, 3, 64], progress=False)
+    _fresh_cache(tmp_path, "solo")
+    for t in (1, 3, 64):
+        solo = train_students(T_CFG, S_CFG, [t], progress=False)[float(t)]
+        assert _curves(solo) == _curves(sweep[float(t)]), f"T={t}"
+        s1, s2 = solo.state_dict(), sweep[float(t)].state_dict()
+        assert all(torch.equal(s1[k], s2[k]) for k in s1)
+
+
+_KILL_SCRIPT = """
+import os, sys
+import torch
+torch.set_num_threads(1)  # bitwise equality holds for a fixed thread count (conftest uses 1)
+os.environ["LSKD_CACHE"] = sys.argv[1]
+from lskd_core.train import TrainConfig, train_teacher
+cfg = TrainConfig(arch="convnet_m", n_train=300, n_test=200, num_epochs=4, batch_size=64, alpha=0.1)
+train_teacher(cfg, progress=False)
+"""
+
+
+def test_kill_dash_9_then_resume_equals_uninterrupted(tmp_path):
+    cache_dir = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-c", _KILL_SCRIPT, str(cache_dir)])
+    # Wait for the first epoch's checkpoint, then kill without warning.
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(cache_dir.glob("teacher-*/checkpoint.pt")):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    ckpts = list(cache_dir.glob("teacher-*/checkpoint.pt"))
+    assert ckpts, "no checkpoint was written before the kill"
+    assert not list(cache_dir.glob("teacher-*/metrics.json")), "killed run must not look finished"
+    assert not list(cache_dir.rglob("*.tmp")), "a partial file was left behind"
+    cfg = TrainConfig(arch="convnet_m", n_train=300, n_test=200, num_epochs=4, batch_size=64, alpha=0.1)
+    os.environ["LSKD_CACHE"] = str(cache_dir)
+    resumed = train_teacher(cfg, progress=False)
+    os.environ["LSKD_CACHE"] = str(tmp_path / "straight")
+    straight = train_teacher(cfg, progress=False)
+    assert _curves(resumed) == _curves(straight)
+    assert not (resumed.path / "checkpoint.pt").exists()
+
+
+def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
+    _fresh_cache(tmp_path, "nan")
+    cfg = replace(T_CFG, lr=1e12, num_epochs=3)
+    with pytest.raises(NonFiniteLoss, match="last good checkpoint"):
+        train_teacher(cfg, progress=False)
+    run = cache.run_dir("teacher", __import__("dataclasses").asdict(cfg))
+    assert not run.done
+
+
+@pytest.mark.parametrize("bad,match", [
+    (dict(arch="vgg99"), "unknown arch"), (dict(dataset="mnist"), "unknown dataset"),
+    (dict(alpha=1.0), "alpha"), (dict(alpha=-0.1), "alpha"), (dict(num_epochs=0), "num_epochs"),
+])
+def test_bad_config_fails_before_training(bad, match):
+    with pytest.raises(ValueError, match=match):
+        replace(T_CFG, **bad).validate()
+
+
+@pytest.mark.parametrize("temps,match", [([], "empty"), ([0], "> 0"), ([-2], "> 0"), ([1, 1], "repeat")])
+def test_bad_temperatures(temps, match):
+    with pytest.raises(ValueError, match=match):
+        check_temperatures(temps)
+
+
+def test_lr_schedules():
+    c = TrainConfig(lr=0.1, num_epochs=10, schedule="cosine")
+    assert lr_at(c, 0) == pytest.approx(0.1) and lr_at(c, 5) == pytest.approx(0.05) and lr_at(c, 10) == pytest.approx(0)
+    s = TrainConfig(lr=0.1, num_epochs=200, schedule="step", step_size=80)
+    assert lr_at(s, 79.9) == pytest.approx(0.1) and lr_at(s, 80) == pytest.approx(0.01) and lr_at(s, 160) == pytest.approx(0.001)
+    w = TrainConfig(lr=0.1, num_epochs=10, warmup_epochs=2)
+    assert lr_at(w, 1) == pytest.approx(0.05) and lr_at(w, 2) == pytest.approx(0.1)
