@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import time
 from dataclasses import dataclass
@@ -72,6 +73,7 @@ def execute(source: Path, parameters: dict[str, Any] | None = None, output: Path
     params = dict(parameters or {})
     validate({**defaults, **params}, allowed=set(defaults))
     output = Path(output) if output else EXECUTED / f"{source.stem}.ipynb"
+    os.environ["LSKD_PROGRESS"] = "0"  # the kernel inherits it: no progress bars in the rendered page
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="lskd-nb-") as tmp:
         src = Path(tmp) / f"{source.stem}.ipynb"

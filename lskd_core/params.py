@@ -78,7 +78,7 @@ RULES: dict[str, Callable[[Any], None]] = {
     "temperature": _positive_number("temperature"),
     "temperatures": _number_list("temperatures", _positive_number("temperature")),
     "seed": _seed,
-    "seeds": _number_list("seeds", _seed),
+    "seeds": lambda v: v is None or _number_list("seeds", _seed)(v),  # None = the profile's seeds
     "num_epochs": _optional_positive_int("num_epochs"),
     "lr": lambda v: v is None or _positive_number("lr")(v),
     "dataset": _dataset,

@@ -12,6 +12,7 @@ training each one alone (tests/test_train.py shows it).
 from __future__ import annotations
 
 import math
+import os
 import platform
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -19,7 +20,7 @@ from typing import Callable, Iterator
 
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from . import cache, losses
 from .data import DataError, MODULES
@@ -311,9 +312,15 @@ def teacher_config_dict(cfg: TrainConfig) -> dict:
     return asdict(cfg)
 
 
-def train_teacher(cfg: TrainConfig, progress: bool = True) -> cache.Run:
+def _progress_default() -> bool:
+    # Executed chapters set LSKD_PROGRESS=0: bars belong on a terminal, not in the rendered book.
+    return os.environ.get("LSKD_PROGRESS", "1") != "0"
+
+
+def train_teacher(cfg: TrainConfig, progress: bool | None = None) -> cache.Run:
     """Train (or fetch from the cache) a teacher with label smoothing ``cfg.alpha``."""
     cfg.validate()
+    progress = _progress_default() if progress is None else progress
     conf = teacher_config_dict(cfg)
     run = cache.run_dir("teacher", conf)
     if run.done:
@@ -335,13 +342,14 @@ def student_config_dict(cfg: TrainConfig, teacher: cache.Run, temperature: float
 
 
 def train_students(teacher_cfg: TrainConfig, student_cfg: TrainConfig, temperatures, beta: float = 0.0,
-                   progress: bool = True) -> dict[float, cache.Run]:
+                   progress: bool | None = None) -> dict[float, cache.Run]:
     """KD students of one teacher at several temperatures, in one shared pass.
 
     Students found in the cache are served from it; the missing ones train
     together. Each student's result equals a solo run with the same seed.
     """
     temps = check_temperatures(temperatures)
+    progress = _progress_default() if progress is None else progress
     student_cfg.validate()
     if student_cfg.alpha != 0.0:
         raise ValueError("students learn from the teacher's soft targets; set the student's alpha to 0")

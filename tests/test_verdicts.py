@@ -1,0 +1,59 @@
+"""Verdicts are computed from the data: checked against hand-worked intervals."""
+
+import math
+
+import numpy as np
+import pytest
+
+from lskd_core.paper import GRID, top1
+from lskd_core.verdicts import GRID_CLAIMS, evaluate_claims, paired_interval, verdict
+
+
+def test_paired_interval_hand_computed():
+    d = np.array([1.0, 2.0, 3.0])
+    mean, lo, hi = paired_interval(d)
+    # mean 2, sd 1, se 1/sqrt(3), t_{0.975,2} = 4.302653
+    half = 4.302652729911275 / math.sqrt(3)
+    assert mean == 2.0 and lo == pytest.approx(2 - half) and hi == pytest.approx(2 + half)
+
+
+@pytest.mark.parametrize("lo,hi,want", [(0.1, 2, "supported"), (-2, -0.1, "not supported"),
+                                        (-1, 1, "inconclusive"), (float("nan"), float("nan"), "inconclusive")])
+def test_verdict_rule(lo, hi, want):
+    assert verdict(lo, hi) == want
+
+
+def _acc(effect: float, noise: float, seeds=(0, 1, 2, 3, 4)):
+    rng = np.random.default_rng(0)
+    base = {1: 80.0, 2: 79.0, 3: 78.0, 64: 70.0}
+    out = {}
+    for a in (0.0, 0.1):
+        for t, b in base.items():
+            # LS helps by `effect` at T=1 and hurts by `effect` * log2(T) + effect elsewhere
+            shift = effect if t == 1 else -effect * (1 + math.log2(t))
+            out[(a, float(t))] = {s: b + (shift if a == 0.1 else 0) + noise * rng.normal() for s in seeds}
+    return out
+
+
+def test_claims_follow_the_data_not_a_script():
+    seeds = (0, 1, 2, 3, 4)
+    pos = evaluate_claims(_acc(1.0, 0.05), seeds)
+    assert (pos.verdict == "supported").all()
+    neg = evaluate_claims(_acc(-1.0, 0.05), seeds)
+    assert (neg.verdict == "not supported").all()
+    noisy = evaluate_claims(_acc(0.0, 1.0), seeds)
+    assert (noisy.verdict == "inconclusive").all()
+
+
+def test_missing_condition_is_reported_not_run():
+    acc = {(0.0, 1.0): {0: 1.0}, (0.1, 1.0): {0: 2.0}}
+    out = evaluate_claims(acc, [0])
+    assert out.verdict.tolist() == ["inconclusive", "not run", "not run", "not run"]
+
+
+def test_paper_differences_match_the_tables():
+    # "5.05 %" quoted in Sec. 5 is 71.616 - 66.570 (Table 2A, alpha=0.1, T=1 -> 3).
+    assert top1("2A", 0.1, 1) - top1("2A", 0.1, 3) == pytest.approx(5.046)
+    c = {c.key: c for c in GRID_CLAIMS}
+    assert c["ls_hurts_at_T64"].paper(lambda a, t: top1("2B", a, t)) == pytest.approx(73.611 - 67.161)
+    assert all(len(v["rows"]) >= 4 for v in GRID.values())
