@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from . import cache, losses
-from .data import DataError, MODULES
+from .data import MODULES
 from .data.prepared import TensorSplit, augment_batch, file_split, tensor_split
 from .io import atomic_torch_save, load_checkpoint
 from .models import ARCHS, Classifier, build
