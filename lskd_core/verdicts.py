@@ -19,16 +19,37 @@ from typing import Callable, Mapping
 import numpy as np
 from scipy import stats
 
-Acc = Mapping[tuple[float, float], Mapping[int, float]]  # (alpha, T) -> {seed: accuracy}
+Acc = Mapping[tuple[float, float | None], Mapping[int, float]]  # (alpha, T) -> {seed: accuracy}
+Lookup = Callable[[float, float | None], float | None]  # (alpha, T) -> accuracy, None if absent
 
 
 @dataclass(frozen=True)
 class Claim:
     key: str
     text: str
-    # contrast(acc, seed) -> the quantity that is > 0 when the claim holds
-    contrast: Callable[[Acc, int], float]
-    paper: Callable[[Callable[[float, float], float | None]], float | None]
+    # contrast(lookup) -> the quantity that is > 0 when the claim holds. The same
+    # function is applied to one seed of ours and to a table of the paper.
+    contrast: Callable[[Lookup], float | None]
+
+
+def _missing(*values: float | None) -> bool:
+    return any(v is None for v in values)
+
+
+def _diff(a: tuple[float, float | None], b: tuple[float, float | None]) -> Callable[[Lookup], float | None]:
+    """Contrast ``acc(a) - acc(b)``."""
+    def contrast(g: Lookup) -> float | None:
+        x, y = g(*a), g(*b)
+        return None if _missing(x, y) else x - y
+    return contrast
+
+
+def _drop_more(t_lo: float, t_hi: float) -> Callable[[Lookup], float | None]:
+    """Contrast ``[acc(LS, t_lo) - acc(LS, t_hi)] - [acc(plain, t_lo) - acc(plain, t_hi)]``."""
+    def contrast(g: Lookup) -> float | None:
+        v = g(0.1, t_lo), g(0.1, t_hi), g(0.0, t_lo), g(0.0, t_hi)
+        return None if _missing(*v) else (v[0] - v[1]) - (v[2] - v[3])
+    return contrast
 
 
 def paired_interval(diffs: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
@@ -51,24 +72,29 @@ def verdict(lo: float, hi: float) -> str:
     return "inconclusive"
 
 
-def _a(acc: Acc, alpha: float, t: float, s: int) -> float:
-    return acc[(alpha, float(t))][s]
-
-
 GRID_CLAIMS: tuple[Claim, ...] = (
     Claim("ls_helps_at_T1", "At T=1 the LS teacher (alpha=0.1) gives a better student than the plain teacher",
-          lambda acc, s: _a(acc, 0.1, 1, s) - _a(acc, 0.0, 1, s),
-          lambda p: None if p(0.1, 1) is None else p(0.1, 1) - p(0.0, 1)),
+          _diff((0.1, 1), (0.0, 1))),
     Claim("ls_hurts_at_T3", "At T=3 the LS teacher gives a worse student than the plain teacher",
-          lambda acc, s: _a(acc, 0.0, 3, s) - _a(acc, 0.1, 3, s),
-          lambda p: None if p(0.1, 3) is None else p(0.0, 3) - p(0.1, 3)),
+          _diff((0.0, 3), (0.1, 3))),
     Claim("ls_drops_more_T1_to_T3", "With the LS teacher, accuracy drops more from T=1 to T=3 than with the plain teacher",
-          lambda acc, s: (_a(acc, 0.1, 1, s) - _a(acc, 0.1, 3, s)) - (_a(acc, 0.0, 1, s) - _a(acc, 0.0, 3, s)),
-          lambda p: None if p(0.1, 3) is None else (p(0.1, 1) - p(0.1, 3)) - (p(0.0, 1) - p(0.0, 3))),
+          _drop_more(1, 3)),
     Claim("ls_hurts_at_T64", "At T=64 the LS teacher gives a worse student than the plain teacher",
-          lambda acc, s: _a(acc, 0.0, 64, s) - _a(acc, 0.1, 64, s),
-          lambda p: None if p(0.1, 64) is None else p(0.0, 64) - p(0.1, 64)),
+          _diff((0.0, 64), (0.1, 64))),
 )
+
+def teacher_claim(plain: float = 0.0, smoothed: float = 0.1) -> Claim:
+    """The ``smoothed`` teacher is more accurate than the ``plain`` one (teachers use T = None)."""
+    return Claim("ls_teacher_more_accurate",
+                 f"The alpha={smoothed} teacher is more accurate than the alpha={plain} teacher",
+                 _diff((smoothed, None), (plain, None)))
+
+
+def _seed_lookup(acc: Acc, seed: int) -> Lookup:
+    def g(alpha: float, t: float | None) -> float | None:
+        cell = acc.get((alpha, None if t is None else float(t)))
+        return None if cell is None else cell.get(seed)
+    return g
 
 
 def evaluate_claims(acc: Acc, seeds, claims=GRID_CLAIMS, paper_tables=("2A", "2B", "4", "B.1", "B.3")):
@@ -81,14 +107,14 @@ def evaluate_claims(acc: Acc, seeds, claims=GRID_CLAIMS, paper_tables=("2A", "2B
     for c in claims:
         row = {"claim": c.text}
         for tab in paper_tables:
-            d = c.paper(lambda a, t, _tab=tab: top1(_tab, a, t))
+            d = c.contrast(lambda a, t, _tab=tab: top1(_tab, a, t))
             row[f"paper {tab}"] = None if d is None else round(d, 3)
-        try:
-            diffs = np.array([c.contrast(acc, s) for s in seeds], dtype=float)
-        except KeyError:
+        per_seed = [c.contrast(_seed_lookup(acc, s)) for s in seeds]
+        if _missing(*per_seed):
             row.update({"ours: mean diff": None, "95% CI": "n/a", "n seeds": 0, "verdict": "not run"})
             rows.append(row)
             continue
+        diffs = np.array(per_seed, dtype=float)
         mean, lo, hi = paired_interval(diffs)
         row.update({"ours: mean diff": round(mean, 3),
                     "95% CI": f"[{lo:.3f}, {hi:.3f}]" if np.isfinite(lo) else "n/a (1 seed)",

@@ -51,9 +51,20 @@ def test_missing_condition_is_reported_not_run():
     assert out.verdict.tolist() == ["inconclusive", "not run", "not run", "not run"]
 
 
+def test_teacher_claim_uses_the_same_rule():
+    from lskd_core.verdicts import teacher_claim
+
+    acc = {(0.0, None): {0: 80.0, 1: 81.0, 2: 80.5}, (0.1, None): {0: 82.0, 1: 83.1, 2: 82.4}}
+    out = evaluate_claims(acc, [0, 1, 2], [teacher_claim(0.0, 0.1)], paper_tables=("2A", "2B"))
+    assert out.verdict.tolist() == ["supported"]
+    assert out["paper 2A"].item() == pytest.approx(76.196 - 76.130, abs=1e-3)
+    assert out["ours: mean diff"].item() == pytest.approx(2.0, abs=1e-3)
+
+
 def test_paper_differences_match_the_tables():
     # "5.05 %" quoted in Sec. 5 is 71.616 - 66.570 (Table 2A, alpha=0.1, T=1 -> 3).
     assert top1("2A", 0.1, 1) - top1("2A", 0.1, 3) == pytest.approx(5.046)
     c = {c.key: c for c in GRID_CLAIMS}
-    assert c["ls_hurts_at_T64"].paper(lambda a, t: top1("2B", a, t)) == pytest.approx(73.611 - 67.161)
+    assert c["ls_hurts_at_T64"].contrast(lambda a, t: top1("2B", a, t)) == pytest.approx(73.611 - 67.161)
+    assert c["ls_hurts_at_T64"].contrast(lambda a, t: top1("B.1", a, t)) is None  # B.1 has no T=64 row
     assert all(len(v["rows"]) >= 4 for v in GRID.values())
