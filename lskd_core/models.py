@@ -64,6 +64,17 @@ def small_resnet(in_channels: int, num_classes: int, widths: tuple[int, ...] = (
     return Classifier(nn.Sequential(*layers), cin, num_classes)
 
 
+def small_mlp(in_channels: int, num_classes: int, hidden: int = 128) -> Classifier:
+    """A normalisation-free model: 7x7 average pooling, then one hidden ReLU layer.
+
+    Having no batch norm, its multi-process training matches one process
+    exactly up to float rounding, which is what the DDP test checks.
+    """
+    backbone = nn.Sequential(nn.AdaptiveAvgPool2d(7), nn.Flatten(), nn.Linear(in_channels * 49, hidden),
+                             nn.ReLU(inplace=True))
+    return Classifier(backbone, hidden, num_classes)
+
+
 def _torchvision(name: str, num_classes: int, small_input: bool) -> Classifier:
     from torchvision import models as tvm
 
@@ -87,6 +98,7 @@ def _torchvision(name: str, num_classes: int, small_input: bool) -> Classifier:
 
 
 ARCHS: dict[str, Callable[..., Classifier]] = {
+    "mlp_s": lambda c, k, small_input=True: small_mlp(c, k),
     "convnet_s": lambda c, k, small_input=True: small_convnet(c, k, (16, 32)),
     "convnet_m": lambda c, k, small_input=True: small_convnet(c, k, (32, 64)),
     "resnet_s": lambda c, k, small_input=True: small_resnet(c, k, (16, 32, 64)),

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from . import cache, losses
+from . import cache, dist, losses
 from .data import MODULES
 from .data.prepared import TensorSplit, augment_batch, file_split, tensor_split
 from .io import atomic_torch_save, load_checkpoint
@@ -139,27 +139,50 @@ def load_data(cfg: TrainConfig) -> Data:
     return Data(tr, te, len(tr.classes), 3)
 
 
-def _batches(split, cfg: TrainConfig, epoch: int, train: bool) -> Iterator[tuple[Tensor, Tensor]]:
+def _batches(split, cfg: TrainConfig, epoch: int, train: bool,
+             shard: tuple[int, int] = (0, 1)) -> Iterator[tuple[Tensor, Tensor, int]]:
+    """Yield ``(x, y, n_global)``: this rank's rows of each global batch and the global batch size.
+
+    ``shard = (rank, world)``. In memory, every rank draws the same global
+    batch and augmentation and keeps rows ``rank::world``, so the union over
+    ranks is exactly the one-process batch.
+    """
+    r, world = shard
     if isinstance(split, TensorSplit):
         n = len(split.y)
         order = torch.randperm(n, generator=_stream(cfg.seed, epoch, 0)) if train else torch.arange(n)
         for b, start in enumerate(range(0, n, cfg.batch_size)):
             idx = order[start: start + cfg.batch_size]
+            if len(idx) < world:  # a rank would get no rows; DDP needs every rank in every step
+                continue
             x = split.x[idx]
             if train and cfg.augment:
                 x = augment_batch(x, split.pad, _stream(cfg.seed, epoch, b + 1))
-            yield x, split.y[idx]
+            yield x[r::world], split.y[idx][r::world], len(idx)
         return
+    sampler = None
+    if world > 1 and train:
+        sampler = torch.utils.data.DistributedSampler(split, num_replicas=world, rank=r, shuffle=True,
+                                                      seed=cfg.seed, drop_last=True)
+        sampler.set_epoch(epoch)
     loader = torch.utils.data.DataLoader(
-        split, batch_size=cfg.batch_size, shuffle=train, num_workers=cfg.num_workers,
-        generator=_stream(cfg.seed, epoch, 0) if train else None, pin_memory=torch.cuda.is_available(),
-        persistent_workers=False)
-    yield from loader
+        split, batch_size=cfg.batch_size // world if sampler else cfg.batch_size,
+        shuffle=train and sampler is None, sampler=sampler, num_workers=cfg.num_workers,
+        generator=_stream(cfg.seed, epoch, 0) if train and sampler is None else None,
+        pin_memory=torch.cuda.is_available(), persistent_workers=False)
+    for x, y in loader:
+        yield x, y, len(y) * (world if sampler else 1)
 
 
 def _num_batches(split, cfg: TrainConfig) -> int:
     n = len(split.y) if isinstance(split, TensorSplit) else len(split)
     return math.ceil(n / cfg.batch_size)
+
+
+def validate_world(cfg: TrainConfig, world: int) -> None:
+    if world > 1 and cfg.batch_size % world:
+        raise ValueError(f"batch_size {cfg.batch_size} is the global batch; it must divide by the "
+                         f"{world} processes torchrun started")
 
 
 # ---------------------------------------------------------------- engine
@@ -171,12 +194,13 @@ class Member:
     model: Classifier
     loss: Callable[[Tensor, Tensor, Tensor | None], Tensor]
     optimizer: torch.optim.Optimizer = field(init=False)
+    forward: nn.Module = field(init=False)  # the model, or its DDP wrapper under torchrun
     curves: dict[str, list] = field(default_factory=lambda: {
         "epoch": [], "lr": [], "train_loss": [], "test_top1": [], "test_top5": []})
 
 
 def _device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return dist.device()
 
 
 def _autocast(cfg: TrainConfig, device: torch.device):
@@ -194,7 +218,7 @@ def predict(model: nn.Module, split, cfg: TrainConfig | None = None, features: b
     device = next(model.parameters()).device
     model.eval()
     logits, labels, feats = [], [], []
-    for x, y in _batches(split, cfg, 0, train=False):
+    for x, y, _ in _batches(split, cfg, 0, train=False):
         x = x.to(device)
         f = model.features(x) if isinstance(model, Classifier) else None
         z = model.fc(f) if f is not None else model(x)
@@ -213,7 +237,8 @@ def topk_accuracy(logits: Tensor, labels: Tensor, k: int) -> float:
 
 def _hardware(device: torch.device) -> dict:
     hw = {"device": device.type, "cpu": platform.processor() or platform.machine(),
-          "cpu_threads": torch.get_num_threads(), "torch": torch.__version__, "python": platform.python_version()}
+          "cpu_threads": torch.get_num_threads(), "torch": torch.__version__, "python": platform.python_version(),
+          "world_size": dist.world_size()}
     if device.type == "cuda":
         hw["gpu"] = torch.cuda.get_device_name(device)
     return hw
@@ -221,14 +246,26 @@ def _hardware(device: torch.device) -> dict:
 
 def _fit(members: list[Member], data: Data, cfg: TrainConfig, teacher: nn.Module | None,
          ckpt_path, desc: str, progress: bool) -> float:
-    """Train all members in lockstep; checkpoint atomically after every epoch. Returns wall seconds."""
-    device = _device()
+    """Train all members in lockstep; checkpoint atomically after every epoch. Returns wall seconds.
+
+    Under torchrun each rank trains on its shard of every global batch and
+    only rank 0 writes; every rank evaluates the whole test split, so all
+    ranks hold the same curves.
+    """
+    device, world, rank = _device(), dist.world_size(), dist.rank()
+    validate_world(cfg, world)
+    progress = progress and dist.is_main()
     for m in members:
         m.model.to(device)
         if cfg.channels_last:
             m.model.to(memory_format=torch.channels_last)
         m.optimizer = torch.optim.SGD(m.model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                                       weight_decay=cfg.weight_decay)
+        m.forward = m.model
+        if world > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            m.forward = DistributedDataParallel(m.model, device_ids=[device.index] if device.type == "cuda" else None)
     if teacher is not None:
         teacher.to(device).eval()
     start_epoch, wall = 0, 0.0
@@ -248,7 +285,7 @@ def _fit(members: list[Member], data: Data, cfg: TrainConfig, teacher: nn.Module
         sums = [0.0] * len(members)
         for m in members:
             m.model.train()
-        for b, (x, y) in enumerate(_batches(data.train, cfg, epoch, train=True)):
+        for b, (x, y, n_global) in enumerate(_batches(data.train, cfg, epoch, True, (rank, world))):
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             if cfg.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
@@ -261,17 +298,20 @@ def _fit(members: list[Member], data: Data, cfg: TrainConfig, teacher: nn.Module
                 for i, m in enumerate(members):
                     for g in m.optimizer.param_groups:
                         g["lr"] = lr
-                    loss = m.loss(m.model(x).float(), y, t_logits)
-                    if not torch.isfinite(loss):
+                    loss = m.loss(m.forward(x).float(), y, t_logits)
+                    if not dist.all_true(bool(torch.isfinite(loss)), device):
                         raise NonFiniteLoss(f"{m.name}: loss is {loss.item()} at epoch {epoch}, batch {b}; "
                                             f"the last good checkpoint ({ckpt_path}) is kept. Lower lr?")
                     m.optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
+                    # DDP averages gradients over ranks; this weight makes that average the
+                    # gradient of the global-batch mean even when shards differ in size.
+                    (loss * (len(y) * world / n_global) if world > 1 else loss).backward()
                     m.optimizer.step()
                     sums[i] += loss.item() * len(y)
             bar.update(1)
         wall += time.perf_counter() - t0
         n_train = len(data.train.y) if isinstance(data.train, TensorSplit) else len(data.train)
+        sums = dist.sum_floats(sums, device)
         for i, m in enumerate(members):
             logits, labels, _ = predict(m.model, data.test, cfg, batch_size=max(cfg.batch_size, 256))
             c = m.curves
@@ -280,10 +320,12 @@ def _fit(members: list[Member], data: Data, cfg: TrainConfig, teacher: nn.Module
             c["train_loss"].append(sums[i] / n_train)
             c["test_top1"].append(topk_accuracy(logits, labels, 1))
             c["test_top5"].append(topk_accuracy(logits, labels, 5))
-        atomic_torch_save(ckpt_path, {
-            "epoch": epoch, "wall_time_s": wall,
-            "members": [{"model": m.model.state_dict(), "optimizer": m.optimizer.state_dict(),
-                         "curves": m.curves} for m in members]})
+        if dist.is_main():
+            atomic_torch_save(ckpt_path, {
+                "epoch": epoch, "wall_time_s": wall,
+                "members": [{"model": m.model.state_dict(), "optimizer": m.optimizer.state_dict(),
+                             "curves": m.curves} for m in members]})
+        dist.barrier()
         bar.set_postfix({m.name: f"{m.curves['test_top1'][-1]:.1f}" for m in members[:4]})
     bar.close()
     return wall
@@ -320,6 +362,7 @@ def _progress_default() -> bool:
 def train_teacher(cfg: TrainConfig, progress: bool | None = None) -> cache.Run:
     """Train (or fetch from the cache) a teacher with label smoothing ``cfg.alpha``."""
     cfg.validate()
+    validate_world(cfg, dist.init())
     progress = _progress_default() if progress is None else progress
     conf = teacher_config_dict(cfg)
     run = cache.run_dir("teacher", conf)
@@ -331,8 +374,10 @@ def train_teacher(cfg: TrainConfig, progress: bool | None = None) -> cache.Run:
     run.path.mkdir(parents=True, exist_ok=True)
     wall = _fit([member], data, cfg, None, run.path / "checkpoint.pt", f"teacher {cfg.arch} alpha={cfg.alpha}",
                 progress)
-    cache.finish_run(run, conf, _record("teacher", cfg, wall, member, {}), member.model.state_dict())
-    (run.path / "checkpoint.pt").unlink(missing_ok=True)
+    if dist.is_main():
+        cache.finish_run(run, conf, _record("teacher", cfg, wall, member, {}), member.model.state_dict())
+        (run.path / "checkpoint.pt").unlink(missing_ok=True)
+    dist.barrier()
     return run
 
 
@@ -351,6 +396,7 @@ def train_students(teacher_cfg: TrainConfig, student_cfg: TrainConfig, temperatu
     temps = check_temperatures(temperatures)
     progress = _progress_default() if progress is None else progress
     student_cfg.validate()
+    validate_world(student_cfg, dist.init())
     if student_cfg.alpha != 0.0:
         raise ValueError("students learn from the teacher's soft targets; set the student's alpha to 0")
     if student_cfg.dataset != teacher_cfg.dataset:
@@ -370,6 +416,9 @@ def train_students(teacher_cfg: TrainConfig, student_cfg: TrainConfig, temperatu
     work.path.mkdir(parents=True, exist_ok=True)
     wall = _fit(members, data, student_cfg, teacher, work.path / "checkpoint.pt",
                 f"students {student_cfg.arch} <- alpha={teacher_cfg.alpha}", progress)
+    if not dist.is_main():
+        dist.barrier()
+        return runs
     for t, m in zip(todo, members):
         conf = student_config_dict(student_cfg, teacher_run, t, beta)
         rec = _record("student", student_cfg, wall, m, {
@@ -378,6 +427,7 @@ def train_students(teacher_cfg: TrainConfig, student_cfg: TrainConfig, temperatu
         cache.finish_run(runs[t], conf, rec, m.model.state_dict())
     (work.path / "checkpoint.pt").unlink(missing_ok=True)
     work.path.rmdir()
+    dist.barrier()
     return runs
 
 

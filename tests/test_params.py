@@ -14,7 +14,7 @@ def test_good_parameters_pass_through():
     (dict(temperature=0), "> 0"), (dict(temperature=float("inf")), "finite"),
     (dict(temperatures=[]), "non-empty"), (dict(temperatures=[1, -3]), "> 0"),
     (dict(seed=-1), ">= 0"), (dict(dataset="imagenet22k"), "valid: fashion_mnist"),
-    (dict(teacher_arch="vgg"), "valid: convnet_s"),
+    (dict(teacher_arch="vgg"), "valid: .*convnet_s"),
 ])
 def test_bad_values_name_the_valid_range(p, match):
     with pytest.raises(ParameterError, match=match):

@@ -91,24 +91,24 @@ def augment_batch(x: Tensor, pad: int, generator: torch.Generator) -> Tensor:
     Randomness comes only from ``generator``, so a batch's augmentation is a
     pure function of the seed, the epoch and the batch index.
     """
-    n, _, h, w = x.shape
+    n, c, h, w = x.shape
     padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
     dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
     dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
     flip = torch.rand(n, generator=generator) < 0.5
-    out = torch.empty_like(x)
-    for i in range(n):
-        crop = padded[i, :, dy[i]: dy[i] + h, dx[i]: dx[i] + w]
-        out[i] = crop.flip(-1) if flip[i] else crop
-    return out
+    # One gather for the whole batch: per-sample row and column indices, with
+    # the columns reversed for flipped samples.
+    rows = dy[:, None] + torch.arange(h)
+    cols = dx[:, None] + torch.arange(w)
+    cols = torch.where(flip[:, None], cols.flip(1), cols)
+    return padded[torch.arange(n)[:, None, None, None], torch.arange(c)[None, :, None, None],
+                  rows[:, None, :, None], cols[:, None, None, :]]
 
 
-def file_split(dataset: str, split: str, root: str | Path | None, train: bool, image_size: int = 224):
-    """A file-backed split with the paper's augmentation (Appendix C)."""
+def transforms_for(dataset: str, train: bool, image_size: int = 224):
+    """The paper's augmentation (Appendix C) for a file-based set, or the evaluation resize-and-crop."""
     from torchvision import transforms as T
 
-    root = resolve_root(dataset, root)
-    verified(dataset, str(root))
     mean, std = _STATS[dataset]
     if train:
         aug = [T.RandomResizedCrop(image_size), T.RandomHorizontalFlip()]
@@ -117,5 +117,11 @@ def file_split(dataset: str, split: str, root: str | Path | None, train: bool, i
                    T.ColorJitter(0.4, 0.4, 0.4), T.RandomHorizontalFlip()]
     else:
         aug = [T.Resize(int(image_size * 256 / 224)), T.CenterCrop(image_size)]
-    tf = T.Compose(aug + [T.ToTensor(), T.Normalize(mean, std)])
-    return MODULES[dataset].dataset(root, split, transform=tf)
+    return T.Compose(aug + [T.ToTensor(), T.Normalize(mean, std)])
+
+
+def file_split(dataset: str, split: str, root: str | Path | None, train: bool, image_size: int = 224):
+    """A verified file-backed split with ``transforms_for(dataset, train, image_size)``."""
+    root = resolve_root(dataset, root)
+    verified(dataset, str(root))
+    return MODULES[dataset].dataset(root, split, transform=transforms_for(dataset, train, image_size))
