@@ -37,3 +37,19 @@ def entropy(p):
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(p > 0, p * np.log(p), 0.0)
     return -terms.sum(axis=-1)
+
+
+def eta_loops(c1, c2, target, s, norm=None, percent=True):
+    """Eq. 1 of the paper written with plain Python loops over NumPy centroids."""
+    k = len(c1)
+    norm = [j for j in (range(k) if norm is None else norm) if j != target]
+
+    def rel(c, j):
+        return np.linalg.norm(c[target] - c[j]) / sum(np.linalg.norm(c[target] - c[i]) for i in norm)
+
+    changes = [(rel(c2, j) - rel(c1, j)) / rel(c1, j) for j in s]
+    return (100.0 if percent else 1.0) * sum(changes) / len(changes)
+
+
+def mean_pairwise(a, b):
+    return float(np.mean([[np.linalg.norm(x - y) for y in b] for x in a]))

@@ -7,12 +7,19 @@ import torch
 from torch import Tensor
 
 
-def centroids(features: Tensor, labels: Tensor, num_classes: int) -> Tensor:
-    """(K, D) class means ``c_k = mean_{i: y_i = k} h_i``."""
-    f = features.double()
-    out = torch.zeros(num_classes, f.shape[1], dtype=torch.float64)
-    out.index_add_(0, labels, f)
-    n = torch.bincount(labels, minlength=num_classes).double().clamp_min(1)
+def centroids(features: Tensor, labels: Tensor, num_classes: int, chunk: int = 1 << 16) -> Tensor:
+    """(K, D) float64 class means ``c_k = mean_{i: y_i = k} h_i``.
+
+    Accumulated in chunks so that ImageNet-sized feature sets never need a
+    float64 copy of the whole matrix.
+    """
+    out = torch.zeros(num_classes, features.shape[1], dtype=torch.float64)
+    for s in range(0, len(features), chunk):
+        out.index_add_(0, labels[s: s + chunk], features[s: s + chunk].double())
+    n = torch.bincount(labels, minlength=num_classes).double()
+    if (n == 0).any():
+        empty = torch.nonzero(n == 0).flatten().tolist()
+        raise ValueError(f"classes {empty[:10]} have no examples; their centroids are undefined")
     return out / n[:, None]
 
 
