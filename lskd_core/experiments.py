@@ -45,6 +45,72 @@ def outputs(run: Run, split: str = "test", features: bool = False):
     return predict(model, data.train if split == "train" else data.test, cfg, features=features)
 
 
+def features(run: Run, split: str = "test", per_class: int | None = None):
+    """Logits, labels and penultimate features; optionally the first ``per_class`` examples of each class
+    (the paper's figures use 150 training and 50 validation images per class)."""
+    logits, labels, feats = outputs(run, split, features=True)
+    if per_class is not None:
+        idx = torch.cat([torch.nonzero(labels == k).flatten()[:per_class] for k in labels.unique()])
+        idx = torch.sort(idx).values
+        logits, labels, feats = logits[idx], labels[idx], feats[idx]
+    return logits, labels, feats
+
+
+def penultimate_view(run: Run, classes, split: str, per_class: int) -> dict:
+    """Müller et al.'s view of one model: 2-D plane coordinates of three classes' features and centroids.
+
+    Returns ``xy`` (N, 2), ``labels`` (N,) as positions 0..2 in ``classes``,
+    ``centroids`` (3, 2), and ``ratio``: the distance from the first class's
+    centroid to the second's over that to the third's, in the 3-D span.
+    """
+    from .analysis import projection
+    from .analysis.clusters import centroids
+
+    state = run.state_dict()
+    q, tpl = projection.template_basis(state["fc.weight"], state["fc.bias"], classes)
+    _, y, f = features(run, split, per_class)
+    keep = torch.isin(y, torch.as_tensor(list(classes)))
+    f, y = f[keep], y[keep]
+    pos = torch.as_tensor([list(classes).index(int(k)) for k in y])
+    pts = projection.project(f, q)
+    cents = centroids(pts, pos, 3)
+    d = (cents - cents[0]).norm(dim=1)
+    return {"xy": projection.plane_coordinates(pts, tpl), "labels": pos,
+            "centroids": projection.plane_coordinates(cents, tpl), "ratio": (d[1] / d[2]).item()}
+
+
+def eta_records(profile: Profile | str, alphas, t1: float, t2: float, seeds, sets: dict[int, tuple[list, list]],
+                splits=("train", "test"), variant: str = "centroid", max_per_class: int | None = None) -> pd.DataFrame:
+    """eta(t1, t2) of every (teacher alpha, seed, split, target, set), from cached students.
+
+    Students at t1 and t2 of the same seed share initial weights and batches,
+    so each seed gives one paired measurement.
+    """
+    from .analysis import diffusion
+
+    if variant not in ("centroid", "pairwise"):
+        raise ValueError(f"variant must be 'centroid' or 'pairwise', got {variant!r}")
+    rows = []
+    for a in alphas:
+        runs = students(profile, a, [t1, t2], seeds)
+        for s in seeds:
+            for split in splits:
+                dist = {}
+                for t in (t1, t2):
+                    _, y, f = outputs(runs[(s, float(t))], split, features=True)
+                    k = int(y.max()) + 1
+                    if variant == "centroid":
+                        c = diffusion.centroids(f, y, k)
+                        dist[t] = {p: diffusion.centroid_distances(c, p) for p in sets}
+                    else:
+                        dist[t] = {p: diffusion.pairwise_distances(f, y, p, k, max_per_class) for p in sets}
+                for p, (s1, s2) in sets.items():
+                    for name, members in (("S1", s1), ("S2", s2)):
+                        rows.append({"alpha": float(a), "seed": s, "split": split, "target": p, "set": name,
+                                     "eta": diffusion.diffusion_index(dist[t1][p], dist[t2][p], p, members)})
+    return pd.DataFrame(rows)
+
+
 def provenance(runs: dict, profile: str) -> pd.DataFrame:
     """Profile, seed, hardware and wall time of every run a result rests on."""
     rows = []

@@ -49,3 +49,70 @@ GRID: dict[str, dict] = {
 def top1(table: str, alpha: float, t: float | None) -> float | None:
     row = GRID[table]["rows"].get((alpha, None if t is None else int(t)))
     return None if row is None else row[0]
+
+
+# ---------------------------------------------------------------- diffusion index (Sec. 5, App. B, K)
+# eta(T1=1, T2=3) of students of the LS ResNet-50 teacher on ImageNet, as printed
+# (percent): per target class, (train S1, train S2, val S1, val S2).
+_ETA_CLASSES = ("Chesapeake_Bay_retriever", "curly-coated_retriever", "flat-coated_retriever", "golden_retriever",
+                "Labrador_retriever", "thunder_snake", "ringneck_snake", "hognose_snake", "water_snake",
+                "king_snake")
+
+
+def _eta_table(values: str) -> dict[str, tuple[float, float, float, float]]:
+    nums = [float(v) for v in values.split()]
+    return {c: tuple(nums[4 * i: 4 * i + 4]) for i, c in enumerate(_ETA_CLASSES)}
+
+
+ETA: dict[str, dict] = {
+    "3-R18": {"title": "Table 3: ResNet-18 student", "rows": _eta_table("""
+        -0.392 0.162 -1.082 0.269  -0.578 0.179 -2.024 0.383  -1.729 0.380 -3.320 0.655
+        -0.880 0.228 -2.594 0.555  -2.758 0.501 -4.618 0.840  -2.316 0.376 -3.584 0.511
+        -0.463 0.058 -0.757 0.094  -1.528 0.258 -4.067 0.631  -2.028 0.326 -3.053 0.478
+        -2.474 0.521 -4.577 0.840""")},
+    "3-R50": {"title": "Table 3: ResNet-50 student", "rows": _eta_table("""
+        -1.061 0.180 -1.346 0.240  -0.764 0.127 -1.193 0.207  -0.983 0.169 -0.331 0.056
+        -0.744 0.159 -0.911 0.182  -1.336 0.236 -1.468 0.257  -2.565 0.417 -0.778 0.105
+        -2.224 0.358 -0.726 0.102  -3.748 0.623 -2.173 0.342  -1.631 0.258 -0.390 0.037
+        -1.969 0.339 0.956 -0.159""")},
+    "B.4": {"title": "Table B.4: EfficientNet-B0 student", "rows": _eta_table("""
+        -2.276 0.490 -3.760 0.790  -0.830 0.235 -4.502 0.933  -0.979 0.173 -3.904 0.807
+        -3.651 0.694 -4.356 0.890  -2.747 0.469 -4.730 0.860  -10.981 1.458 -12.916 1.789
+        -9.629 1.211 -10.617 1.373  -7.984 1.271 -9.347 1.536  -8.217 1.302 -9.645 1.489
+        -8.371 1.365 -10.082 1.647""")},
+    "K.1": {"title": "Table K.1: ResNet-18 student, average pairwise distance", "rows": _eta_table("""
+        -2.532 1.025 -2.919 1.154  -2.359 1.208 -3.068 1.354  -3.201 1.183 -3.643 1.237
+        -2.307 0.895 -2.994 1.038  -3.586 1.089 -4.337 1.355  -5.438 1.642 -6.419 1.939
+        -5.680 1.814 -5.914 1.775  -5.327 1.742 -5.393 1.707  -5.266 1.672 -5.301 1.640
+        -5.454 1.941 -5.783 1.998""")},
+}
+ETA_COLUMNS = ("train S1", "train S2", "val S1", "val S2")
+
+# Table G.1: agreement of method 1 (WordNet) and method 2 (nearest 10 / farthest 900 centroids).
+SET_AGREEMENT = dict(zip(_ETA_CLASSES, (
+    (1.000, 0.950), (0.750, 0.950), (1.000, 1.000), (0.500, 1.000), (0.750, 1.000),
+    (1.000, 0.900), (1.000, 0.900), (0.500, 0.900), (1.000, 0.900), (1.000, 0.900))))
+
+# Appendix E: for the LS ResNet-50 on ImageNet train, the number of the other 999
+# mean probabilities that the second-largest one exceeds by at least 100x.
+SECOND_LARGEST_100X = {"standard_poodle": ("miniature_poodle", 976, 999),
+                       "golden_retriever": ("Labrador_retriever", 924, 999),
+                       "thunder_snake": ("ringneck_snake", 964, 999)}
+
+# Appendix H: mean target entropy (nats) of the CUB ResNet-50 teachers; only the
+# cells the paper's case studies pin down (max ln 200 = 5.298).
+ENTROPY_H1 = {(0.0, 1): 0.184, (0.1, 1): 0.888, (0.0, 2): 0.888, (0.1, 3): 5.118, (0.0, 64): 5.298,
+              (0.1, 64): 5.298}
+
+# Table J.1 (CUB, ResNet-50 -> MobileNetV2): the third alpha's value was lost in extraction.
+LARGER_ALPHA_J1 = {  # T -> top-1 for alpha = 0.0, 0.1, "larger"
+    None: (81.584, 82.068, 81.412), 1: (81.144, 81.731, 81.498), 2: (81.895, 80.609, 79.997),
+    3: (81.257, 78.961, 76.959), 64: (75.441, 70.435, 63.738)}
+
+# Appendix H case studies: students of the CUB teachers at equal mean target
+# entropy: (student, entropy, LS-teacher T, LS top-1, plain top-1).
+EQUAL_ENTROPY_PAIRS = (
+    ("ResNet-50", 0.888, 1, 83.742, 82.603), ("ResNet-18", 0.888, 1, 80.946, 80.808),
+    ("ResNet-18", 5.118, 3, 78.196, 78.719), ("MobileNetV2", 5.118, 3, 78.961, 79.341),
+    ("ResNet-18", 5.298, 64, 67.161, 73.611), ("ResNet-50", 5.298, 64, 77.206, 79.784),
+    ("MobileNetV2", 5.298, 64, 70.435, 75.441))

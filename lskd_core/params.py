@@ -64,6 +64,18 @@ def _seed(v: Any) -> None:
         raise ParameterError(f"seed={v!r} must be an integer >= 0")
 
 
+def _class_names(v: Any) -> None:
+    from .data.fashion_mnist import CLASSES
+
+    if not isinstance(v, (list, tuple)) or not v:
+        raise ParameterError(f"{v!r} must be a non-empty list of class names, e.g. {list(CLASSES[:3])}")
+    unknown = [c for c in v if c not in CLASSES]
+    if unknown:
+        raise ParameterError(f"unknown class names {unknown}; Fashion-MNIST has {list(CLASSES)}")
+    if len(set(v)) != len(v):
+        raise ParameterError(f"class names repeat: {list(v)}")
+
+
 def _optional_positive_int(name: str) -> Callable[[Any], None]:
     def check(v: Any) -> None:
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
@@ -82,6 +94,14 @@ RULES: dict[str, Callable[[Any], None]] = {
     "num_epochs": _optional_positive_int("num_epochs"),
     "lr": lambda v: v is None or _positive_number("lr")(v),
     "dataset": _dataset,
+    "t1": _positive_number("t1"),
+    "t2": _positive_number("t2"),
+    "larger_alpha": _alpha,
+    "per_class_train": _optional_positive_int("per_class_train"),
+    "per_class_val": _optional_positive_int("per_class_val"),
+    "min_similar": _optional_positive_int("min_similar"),
+    "classes": _class_names,
+    "targets": lambda v: v is None or _class_names(v),
     "teacher_arch": _arch("teacher_arch"),
     "student_arch": _arch("student_arch"),
 }

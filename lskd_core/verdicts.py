@@ -72,6 +72,15 @@ def verdict(lo: float, hi: float) -> str:
     return "inconclusive"
 
 
+def interval_row(per_seed) -> dict:
+    """Mean of a per-seed contrast (> 0 when the claim holds), its 95 % t-interval and the verdict."""
+    diffs = np.array(list(per_seed), dtype=float)
+    mean, lo, hi = paired_interval(diffs)
+    return {"ours: mean diff": round(mean, 3),
+            "95% CI": f"[{lo:.3f}, {hi:.3f}]" if np.isfinite(lo) else "n/a (1 seed)",
+            "n seeds": len(diffs), "verdict": verdict(lo, hi)}
+
+
 GRID_CLAIMS: tuple[Claim, ...] = (
     Claim("ls_helps_at_T1", "At T=1 the LS teacher (alpha=0.1) gives a better student than the plain teacher",
           _diff((0.1, 1), (0.0, 1))),
@@ -114,10 +123,46 @@ def evaluate_claims(acc: Acc, seeds, claims=GRID_CLAIMS, paper_tables=("2A", "2B
             row.update({"ours: mean diff": None, "95% CI": "n/a", "n seeds": 0, "verdict": "not run"})
             rows.append(row)
             continue
-        diffs = np.array(per_seed, dtype=float)
-        mean, lo, hi = paired_interval(diffs)
-        row.update({"ours: mean diff": round(mean, 3),
-                    "95% CI": f"[{lo:.3f}, {hi:.3f}]" if np.isfinite(lo) else "n/a (1 seed)",
-                    "n seeds": len(diffs), "verdict": verdict(lo, hi)})
+        row.update(interval_row(per_seed))
         rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def eta_claims(records, ls_alpha: float = 0.1, plain_alpha: float = 0.0, paper_tables=("3-R18", "3-R50", "B.4")):
+    """Verdicts on systematic diffusion from ``experiments.eta_records`` output.
+
+    Per seed, eta is averaged over the target classes; the seeds are the
+    sample. The paper's column is the same average over its ten targets.
+    """
+    import pandas as pd
+
+    from .paper import ETA, ETA_COLUMNS
+
+    mean = records.groupby(["alpha", "seed", "split", "set"]).eta.mean()
+
+    def per_seed(alpha, split, s):
+        return mean.loc[(alpha, slice(None), split, s)].to_numpy()
+
+    def paper_mean(tab, split, s):
+        col = ETA_COLUMNS.index(f"{'train' if split == 'train' else 'val'} {s}")
+        return round(float(np.mean([v[col] for v in ETA[tab]["rows"].values()])), 3)
+
+    rows = []
+    splits = [sp for sp in ("train", "test") if sp in set(records.split)]
+    alphas = set(records.alpha)
+    for split in splits:
+        name = "train" if split == "train" else "validation/test"
+        specs = [(f"LS teacher (alpha={ls_alpha}), {name}: eta(S1) < 0", "S1", -1.0),
+                 (f"LS teacher (alpha={ls_alpha}), {name}: eta(S2) > 0", "S2", 1.0)]
+        for text, s, sign in specs:
+            row = {"claim": text}
+            # Like every claim row, the paper's column holds the contrast (> 0 when the claim holds).
+            row.update({f"paper {t}": sign * paper_mean(t, split, s) for t in paper_tables})
+            row.update(interval_row(sign * per_seed(ls_alpha, split, s)))
+            rows.append(row)
+        if plain_alpha in alphas:
+            row = {"claim": f"{name}: eta(S1) is lower with the LS teacher than with the plain one"}
+            row.update({f"paper {t}": None for t in paper_tables})
+            row.update(interval_row(per_seed(plain_alpha, split, "S1") - per_seed(ls_alpha, split, "S1")))
+            rows.append(row)
     return pd.DataFrame(rows)

@@ -233,3 +233,28 @@ def test_method2_and_agreement():
     assert agreement([1, 2], s1) == 0.5 and agreement([3, 4], s2) == 1.0
     with pytest.raises(ValueError):
         method2_sets(c, 0, 3, 3)
+
+
+# ------------------------------------------------------------ teacher targets (Appendix E, H)
+
+
+def test_temperature_for_entropy_inverts_the_binary_entropy():
+    from lskd_core.analysis.targets import temperature_for_entropy
+
+    # Two classes with logit gap g: p = sigmoid(g / T), H = binary entropy. Invert at T = 2.5.
+    g = 3.0
+    p = 1 / (1 + math.exp(-g / 2.5))
+    h = -(p * math.log(p) + (1 - p) * math.log(1 - p))
+    t = temperature_for_entropy(torch.tensor([[g, 0.0]]), h)
+    assert t == pytest.approx(2.5, rel=1e-7)
+    with pytest.raises(ValueError, match="outside"):
+        temperature_for_entropy(torch.tensor([[g, 0.0]]), math.log(2) + 0.1)
+
+
+def test_second_largest_dominance_counts():
+    from lskd_core.analysis.targets import second_largest_dominance
+
+    p = torch.tensor([0.9, 0.05, 0.0004, 0.0006, 0.049])
+    second, n, of = second_largest_dominance(p, 0)
+    # second = class 1 (0.05); 0.05 >= 100 * 0.0004 yes, >= 100 * 0.0006 no, >= 100 * 0.049 no.
+    assert (second, n, of) == (1, 1, 3)

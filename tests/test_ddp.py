@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from lskd_core.train import TrainConfig, train_students, train_teacher, validate_world
+from lskd_core.train import TrainConfig, train_students, validate_world
 
 _SCRIPT = """
 import json, os, sys

@@ -68,3 +68,25 @@ def test_paper_differences_match_the_tables():
     assert c["ls_hurts_at_T64"].contrast(lambda a, t: top1("2B", a, t)) == pytest.approx(73.611 - 67.161)
     assert c["ls_hurts_at_T64"].contrast(lambda a, t: top1("B.1", a, t)) is None  # B.1 has no T=64 row
     assert all(len(v["rows"]) >= 4 for v in GRID.values())
+
+
+def test_eta_claims_from_records():
+    import pandas as pd
+
+    from lskd_core.verdicts import eta_claims
+
+    rows = []
+    for seed, (e1, e2, p1) in enumerate([(-2.0, 0.5, -0.1), (-3.0, 0.4, 0.2), (-2.5, 0.6, 0.0)]):
+        for target in (0, 1):  # two targets with the same values: the per-seed mean is e1
+            rows += [{"alpha": 0.1, "seed": seed, "split": "train", "target": target, "set": "S1", "eta": e1},
+                     {"alpha": 0.1, "seed": seed, "split": "train", "target": target, "set": "S2", "eta": e2},
+                     {"alpha": 0.0, "seed": seed, "split": "train", "target": target, "set": "S1", "eta": p1},
+                     {"alpha": 0.0, "seed": seed, "split": "train", "target": target, "set": "S2", "eta": 0.0}]
+    out = eta_claims(pd.DataFrame(rows)).set_index("claim")
+    assert list(out.verdict) == ["supported", "supported", "supported"]
+    assert out["ours: mean diff"].iloc[0] == 2.5 and out["ours: mean diff"].iloc[1] == 0.5
+    assert out["ours: mean diff"].iloc[2] == round(0.1 / 3 + 2.5, 3)
+    # Paper column: the mean over Table 3's ten ResNet-18 targets, as a contrast.
+    assert out["paper 3-R18"].iloc[0] == 1.515 and out["paper 3-R18"].iloc[1] == 0.299
+    flipped = pd.DataFrame(rows).assign(eta=lambda d: -d.eta)
+    assert list(eta_claims(flipped).verdict)[:2] == ["not supported", "not supported"]

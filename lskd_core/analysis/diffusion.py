@@ -29,7 +29,10 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
-from .clusters import centroids  # noqa: F401  (re-exported: eta starts from centroids)
+from .clusters import centroids
+
+__all__ = ["centroids", "centroid_distances", "pairwise_distances", "relative_distances", "diffusion_index",
+           "systematic"]
 
 
 def centroid_distances(cents: Tensor, target: int) -> Tensor:

@@ -134,3 +134,21 @@ def agreement(reference: Sequence[int], other: Sequence[int]) -> float:
     if not reference:
         raise ValueError("the reference set is empty")
     return len(set(reference) & set(other)) / len(set(reference))
+
+
+def method1_for(dataset: str, classes: Sequence[str], targets: Sequence[int] | None = None, min_similar: int = 2,
+                superclasses: Sequence[str] | None = None, wn: WordNet | None = None) -> dict[int, tuple[list[int], list[int]]]:
+    """Method-1 sets for several targets. ``targets=None`` takes every class whose S1 and S2 are both non-empty."""
+    from .wordnet import load
+
+    wn = wn or load()
+    syn = class_synsets(dataset, classes, wn, superclasses)
+    out = {}
+    for t in range(len(classes)) if targets is None else targets:
+        s1, s2 = method1_sets(wn, syn, t, min_similar)
+        if s1 and s2:
+            out[t] = (s1, s2)
+        elif targets is not None:
+            raise ValueError(f"{classes[t]!r}: WordNet puts every other class under the same anchor, so S2 is "
+                             f"empty; choose another target or give the sets explicitly")
+    return out
