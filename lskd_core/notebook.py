@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -59,6 +60,20 @@ class Result:
     error: str = ""
 
 
+@contextlib.contextmanager
+def _env(**values: str):
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def execute(source: Path, parameters: dict[str, Any] | None = None, output: Path | None = None,
             progress: bool = True) -> Result:
     """Run one chapter. Raises ``ParameterError`` before any compute for bad parameters."""
@@ -73,9 +88,10 @@ def execute(source: Path, parameters: dict[str, Any] | None = None, output: Path
     params = dict(parameters or {})
     validate({**defaults, **params}, allowed=set(defaults))
     output = Path(output) if output else EXECUTED / f"{source.stem}.ipynb"
-    os.environ["LSKD_PROGRESS"] = "0"  # the kernel inherits it: no progress bars in the rendered page
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="lskd-nb-") as tmp:
+    # The kernel inherits LSKD_PROGRESS=0 (no progress bars in the rendered page);
+    # the caller's environment is restored afterwards.
+    with tempfile.TemporaryDirectory(prefix="lskd-nb-") as tmp, _env(LSKD_PROGRESS="0"):
         src = Path(tmp) / f"{source.stem}.ipynb"
         out = Path(tmp) / f"{source.stem}.out.ipynb"
         nbformat.write(nb, src)
@@ -121,18 +137,19 @@ def failure_page(chapter: str, error: str) -> dict:
             "nbformat": 4, "nbformat_minor": 5}
 
 
-def execute_book(profile: str, progress: bool = True) -> list[Result]:
+def execute_book(profile: str, progress: bool = True, toc: Path | None = None, notebooks: Path = NOTEBOOKS,
+                 executed: Path = EXECUTED) -> list[Result]:
     """Execute every chapter in table-of-contents order; a failure does not stop the others."""
     validate({"profile": profile})
     results: list[Result] = []
-    timings_path = EXECUTED / "_timings.json"
-    for stem in toc_chapters():
+    timings_path = executed / "_timings.json"
+    for stem in toc_chapters(toc) if toc else toc_chapters():
         print(f"[lskd book] {stem} (profile={profile})", flush=True)
-        r = execute(NOTEBOOKS / f"{stem}.md", {"profile": profile}, progress=progress)
+        r = execute(notebooks / f"{stem}.md", {"profile": profile}, executed / f"{stem}.ipynb", progress=progress)
         results.append(r)
         print(f"[lskd book]   {'ok' if r.ok else 'FAILED'} in {r.wall_s:.1f} s {r.error}", flush=True)
         if not r.ok:
-            atomic_write_bytes(EXECUTED / f"{stem}.ipynb", json.dumps(failure_page(stem, r.error)).encode())
+            atomic_write_bytes(executed / f"{stem}.ipynb", json.dumps(failure_page(stem, r.error)).encode())
         # Written after each chapter so the reproducibility appendix sees those before it.
         atomic_write_json(timings_path, {"profile": profile, "chapters": [
             {"chapter": x.chapter, "ok": x.ok, "wall_s": round(x.wall_s, 1), "error": x.error} for x in results]})

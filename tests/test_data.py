@@ -262,3 +262,10 @@ def test_engine_trains_on_a_file_based_fixture(tmp_path, monkeypatch):
     monkeypatch.setenv("LSKD_CACHE", str(tmp_path / "runs2"))
     b = train_teacher(cfg, progress=False).metrics()
     assert a["curves"] == b["curves"]  # seeded DataLoader shuffling and augmentation
+
+
+def test_class_count_mismatch_is_named(tmp_path):
+    root = make_imagenet(tmp_path / "imnet")
+    m = dataclasses.replace(load_manifest("imagenet1k"), counts={"train": 9, "val": 6, "classes": 1000})
+    with pytest.raises(DataError, match=r"wrong count for 'classes': found 3, expected 1000"):
+        data.verify("imagenet1k", root, manifest=m)

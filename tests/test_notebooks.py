@@ -70,3 +70,36 @@ def test_failing_cell_is_named_and_leaves_no_output(tmp_path):
     r = execute(src, {"profile": "smoke"}, out, progress=False)
     assert not r.ok and "broken.md failed in cell" in r.error and "ZeroDivisionError" in r.error
     assert not out.exists()
+
+
+def test_execute_leaves_the_callers_environment_alone(tmp_path, monkeypatch):
+    import os
+
+    monkeypatch.setenv("LSKD_PROGRESS", "1")
+    r = execute(NOTEBOOKS / "99_reproducibility.md", {"profile": "smoke"}, tmp_path / "x.ipynb", progress=False)
+    assert r.ok and os.environ["LSKD_PROGRESS"] == "1"
+    monkeypatch.delenv("LSKD_PROGRESS")
+    execute(NOTEBOOKS / "99_reproducibility.md", {"profile": "smoke"}, tmp_path / "y.ipynb", progress=False)
+    assert "LSKD_PROGRESS" not in os.environ
+
+
+def test_book_build_goes_on_past_a_failed_chapter(tmp_path):
+    from lskd_core.notebook import execute_book
+
+    good = (NOTEBOOKS / "99_reproducibility.md").read_text()
+    nbs, out = tmp_path / "notebooks", tmp_path / "executed"
+    nbs.mkdir()
+    (nbs / "a_first.md").write_text(good)
+    (nbs / "b_broken.md").write_text(good + "\n```{code-cell} ipython3\nraise RuntimeError('boom')\n```\n")
+    (nbs / "c_last.md").write_text(good)
+    toc = tmp_path / "_toc.yml"
+    toc.write_text("format: jb-book\nroot: intro\nchapters:\n" +
+                   "".join(f"  - file: book/executed/{s}\n" for s in ("a_first", "b_broken", "c_last")))
+    results = execute_book("smoke", progress=False, toc=toc, notebooks=nbs, executed=out)
+    assert [r.ok for r in results] == [True, False, True]
+    assert "b_broken.md failed in cell" in results[1].error and "RuntimeError: boom" in results[1].error
+    page = json.loads((out / "b_broken.ipynb").read_text())
+    assert "not built" in page["cells"][0]["source"] and "boom" in page["cells"][0]["source"]
+    assert (out / "c_last.ipynb").is_file()
+    timings = json.loads((out / "_timings.json").read_text())
+    assert [c["ok"] for c in timings["chapters"]] == [True, False, True]

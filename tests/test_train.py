@@ -128,3 +128,25 @@ def test_lr_schedules():
     assert lr_at(s, 79.9) == pytest.approx(0.1) and lr_at(s, 80) == pytest.approx(0.01) and lr_at(s, 160) == pytest.approx(0.001)
     w = TrainConfig(lr=0.1, num_epochs=10, warmup_epochs=2)
     assert lr_at(w, 1) == pytest.approx(0.05) and lr_at(w, 2) == pytest.approx(0.1)
+
+
+class _Payload:
+    """Any pickled object other than tensors and containers: weights_only refuses it."""
+
+    def __reduce__(self):
+        return (print, ("this would run on load",))
+
+
+def test_checkpoints_refuse_pickled_code(tmp_path):
+    import pickle
+
+    from lskd_core.io import load_checkpoint
+
+    bad = tmp_path / "evil.pt"
+    torch.save({"model": _Payload()}, bad)
+    with pytest.raises(pickle.UnpicklingError):
+        load_checkpoint(bad)
+    good = tmp_path / "ok.pt"
+    torch.save({"w": torch.ones(2)}, good)
+    assert torch.equal(load_checkpoint(good)["w"], torch.ones(2))
+

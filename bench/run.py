@@ -1,0 +1,252 @@
+"""Side-by-side benchmarks; every figure is a ratio of two timings taken in this one run.
+
+    python bench/run.py [--quick] [--json OUT]
+
+1. Shared-teacher sweep of 4 temperatures against 4 separate KD runs.
+2. The engine's loop against a minimal plain-PyTorch loop (same model, data,
+   batches, augmentation and per-epoch evaluation).
+3. eta on ImageNet-sized synthetic features (1.28M x 512, 1000 classes).
+4. On a GPU only: ResNet-50 -> ResNet-18 KD images/s at 224 px (bf16,
+   channels_last, synthetic tensors) against plain ResNet-18 training.
+
+Timings alternate between the two sides (A B A B ...) and the median of each
+side is used, so slow drift of the machine hits both sides alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from lskd_core import losses  # noqa: E402
+from lskd_core.data.prepared import augment_batch  # noqa: E402
+from lskd_core.models import build  # noqa: E402
+from lskd_core.train import (TrainConfig, _stream, load_data, lr_at, predict, topk_accuracy,  # noqa: E402
+                             train_students, train_teacher)
+
+
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def _alternate(a, b, repeats: int) -> tuple[float, float]:
+    ta, tb = [], []
+    for _ in range(repeats):
+        ta.append(_timed(a))
+        tb.append(_timed(b))
+    return statistics.median(ta), statistics.median(tb)
+
+
+def _fresh_cache() -> None:
+    os.environ["LSKD_CACHE"] = tempfile.mkdtemp(prefix="lskd-bench-")
+
+
+# ---------------------------------------------------------------- 1. shared teacher
+
+
+def bench_sweep(quick: bool) -> dict:
+    n = 1000 if quick else 3000
+    tcfg = TrainConfig(arch="resnet_m", n_train=n, n_test=500, num_epochs=1, batch_size=128)
+    scfg = TrainConfig(arch="convnet_s", n_train=n, n_test=500, num_epochs=1, batch_size=128)
+    temps = [1.0, 2.0, 3.0, 64.0]
+    _fresh_cache()
+    train_teacher(tcfg, progress=False)  # cached below: both sides use the same trained teacher
+    teacher_cache = os.environ["LSKD_CACHE"]
+
+    # The cost ratio of one teacher forward to one student training step, on one batch.
+    data = load_data(scfg)
+    x = data.train.x[:128]
+    teacher = build("resnet_m", 1, 10, True).eval()
+    student = build("convnet_s", 1, 10, True)
+    opt = torch.optim.SGD(student.parameters(), lr=0.01)
+
+    def t_fwd():
+        with torch.no_grad():
+            teacher(x)
+
+    def s_step():
+        loss = student(x).logsumexp(1).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    for _ in range(3):
+        t_fwd(), s_step()
+    tf, ss = _alternate(t_fwd, s_step, 15)
+
+    def sweep():
+        os.environ["LSKD_CACHE"] = tempfile.mkdtemp(dir=teacher_cache)
+        _link_teacher(teacher_cache)
+        train_students(tcfg, scfg, temps, progress=False)
+
+    def separate():
+        for t in temps:
+            os.environ["LSKD_CACHE"] = tempfile.mkdtemp(dir=teacher_cache)
+            _link_teacher(teacher_cache)
+            train_students(tcfg, scfg, [t], progress=False)
+
+    sweep()  # warm-up
+    t_sweep, t_sep = _alternate(sweep, separate, 2 if quick else 3)
+    return {"teacher_forward_over_student_step": tf / ss, "sweep_s": t_sweep, "separate_s": t_sep,
+            "speedup": t_sep / t_sweep, "n_train": n, "temperatures": temps}
+
+
+def _link_teacher(src: str) -> None:
+    """Make the trained teacher visible in the fresh cache without retraining it."""
+    dst = Path(os.environ["LSKD_CACHE"])
+    for p in Path(src).glob("teacher-*"):
+        (dst / p.name).symlink_to(p)
+
+
+# ---------------------------------------------------------------- 2. loop overhead
+
+
+def bench_loop(quick: bool) -> dict:
+    cfg = TrainConfig(arch="convnet_m", n_train=1000 if quick else 3000, n_test=500, num_epochs=2, batch_size=128)
+    data = load_data(cfg)
+
+    def plain():
+        torch.manual_seed(cfg.seed)
+        model = build(cfg.arch, 1, 10, True)
+        opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+        n = len(data.train.y)
+        steps = -(-n // cfg.batch_size)
+        for epoch in range(cfg.num_epochs):
+            model.train()
+            order = torch.randperm(n, generator=_stream(cfg.seed, epoch, 0))
+            for b, s in enumerate(range(0, n, cfg.batch_size)):
+                idx = order[s: s + cfg.batch_size]
+                xb = augment_batch(data.train.x[idx], data.train.pad, _stream(cfg.seed, epoch, b + 1))
+                for g in opt.param_groups:
+                    g["lr"] = lr_at(cfg, epoch + b / steps)
+                loss = losses.ls_cross_entropy(model(xb), data.train.y[idx], cfg.alpha)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            z, y, _ = predict(model, data.test, cfg, batch_size=256)
+            topk_accuracy(z, y, 1)
+
+    def engine():
+        _fresh_cache()
+        train_teacher(cfg, progress=False)
+
+    engine(), plain()  # warm-up
+    t_engine, t_plain = _alternate(engine, plain, 3 if quick else 5)
+    return {"engine_s": t_engine, "plain_s": t_plain, "overhead": t_engine / t_plain - 1}
+
+
+# ---------------------------------------------------------------- 3. analysis speed
+
+
+def bench_eta(quick: bool) -> dict:
+    from lskd_core.analysis import diffusion
+
+    n, d, k = (128_000 if quick else 1_281_167), 512, 1000
+    g = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, k, (n,), generator=g)
+    feats = torch.randn(n, d, generator=g)
+    t0 = time.perf_counter()
+    c1 = diffusion.centroids(feats, labels, k)
+    t_cent = time.perf_counter() - t0
+    c2 = c1 + 0.01 * torch.randn(k, d, generator=g, dtype=torch.float64)
+    t0 = time.perf_counter()
+    for target in range(10):
+        d1, d2 = diffusion.centroid_distances(c1, target), diffusion.centroid_distances(c2, target)
+        diffusion.diffusion_index(d1, d2, target, list(range(10, 20)))
+        diffusion.diffusion_index(d1, d2, target, list(range(100, 1000)))
+    t_eta = time.perf_counter() - t0
+    return {"n": n, "dim": d, "classes": k, "centroids_s": t_cent, "eta_10_targets_s": t_eta}
+
+
+# ---------------------------------------------------------------- 4. GPU throughput
+
+
+def bench_gpu() -> dict:
+    if not torch.cuda.is_available():
+        return {"skipped": "no GPU on this machine"}
+    from torchvision.models import resnet18, resnet50
+
+    dev, bs = torch.device("cuda"), 256
+    x = torch.randn(bs, 3, 224, 224, device=dev).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 1000, (bs,), device=dev)
+    teacher = resnet50().to(dev, memory_format=torch.channels_last).eval()
+    student = resnet18().to(dev, memory_format=torch.channels_last)
+    opt = torch.optim.SGD(student.parameters(), lr=0.1, momentum=0.9)
+
+    def kd_step():
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            with torch.no_grad():
+                t = teacher(x).float()
+            loss = losses.kd_loss(student(x).float(), t, 4.0)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    def ce_step():
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            loss = torch.nn.functional.cross_entropy(student(x).float(), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    def rate(step, n=30):
+        for _ in range(5):
+            step()
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        for _ in range(n):
+            step()
+        torch.cuda.synchronize()
+        return n * bs / (time.perf_counter() - t0)
+
+    kd, ce = rate(kd_step), rate(ce_step)
+    return {"gpu": torch.cuda.get_device_name(0), "batch": bs, "kd_images_per_s": kd, "ce_images_per_s": ce,
+            "kd_over_ce": kd / ce}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="smaller sizes (CI smoke); ratios are noisier")
+    p.add_argument("--json", help="also write the results here")
+    a = p.parse_args(argv)
+    torch.set_num_threads(int(os.environ.get("LSKD_THREADS", torch.get_num_threads())))
+    out = {"machine": f"{platform.machine()} {platform.processor()}, {torch.get_num_threads()} threads, "
+                      f"torch {torch.__version__}", "quick": a.quick, "date": time.strftime("%Y-%m-%d %H:%M")}
+    for name, fn in (("sweep", lambda: bench_sweep(a.quick)), ("loop", lambda: bench_loop(a.quick)),
+                     ("eta", lambda: bench_eta(a.quick)), ("gpu", bench_gpu)):
+        t0 = time.perf_counter()
+        out[name] = fn()
+        print(f"[{name}] {time.perf_counter() - t0:.0f} s: {json.dumps(out[name], default=float)}", flush=True)
+    s, lp, e = out["sweep"], out["loop"], out["eta"]
+    print("\nratios (measured side by side in this run)")
+    print(f"  shared-teacher sweep of 4 T vs 4 separate runs: {s['speedup']:.2f}x faster "
+          f"(teacher forward = {s['teacher_forward_over_student_step']:.1f}x a student step)")
+    print(f"  engine loop vs plain PyTorch loop: {100 * lp['overhead']:+.1f}% time")
+    print(f"  eta: centroids of {e['n']:,} x {e['dim']} features in {e['centroids_s']:.1f} s; "
+          f"eta for 10 targets in {e['eta_10_targets_s']:.3f} s")
+    if "kd_over_ce" in out["gpu"]:
+        g = out["gpu"]
+        print(f"  GPU {g['gpu']}: KD {g['kd_images_per_s']:.0f} img/s vs CE {g['ce_images_per_s']:.0f} img/s "
+              f"(ratio {g['kd_over_ce']:.2f})")
+    if a.json:
+        Path(a.json).write_text(json.dumps(out, indent=1, default=float) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
