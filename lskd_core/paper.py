@@ -116,3 +116,50 @@ EQUAL_ENTROPY_PAIRS = (
     ("ResNet-18", 5.118, 3, 78.196, 78.719), ("MobileNetV2", 5.118, 3, 78.961, 79.341),
     ("ResNet-18", 5.298, 64, 67.161, 73.611), ("ResNet-50", 5.298, 64, 77.206, 79.784),
     ("MobileNetV2", 5.298, 64, 70.435, 75.441))
+
+# ---------------------------------------------------------------- for the errata chapter
+# Table D.1 / D.2 standard deviations per (student, T):
+# (alpha=0 top-1 std, alpha=0 top-5 std, alpha=0.1 top-1 std, alpha=0.1 top-5 std).
+STD_D: dict[str, dict[tuple[str, int], tuple[float, float, float, float]]] = {
+    "D.1": {("ResNet-18", 1): (0.122, 0.175, 0.114, 0.119), ("ResNet-18", 2): (0.017, 0.054, 0.065, 0.092),
+            ("ResNet-18", 3): (0.320, 0.041, 0.079, 0.096), ("ResNet-18", 64): (0.036, 0.071, 0.142, 0.100),
+            ("ResNet-50", 1): (0.234, 0.061, 0.061, 0.185), ("ResNet-50", 2): (0.035, 0.105, 0.105, 0.017),
+            ("ResNet-50", 3): (0.095, 0.006, 0.006, 0.088), ("ResNet-50", 64): (0.014, 0.035, 0.035, 0.085)},
+    "D.2": {("ResNet-18", 1): (0.336, 0.03, 0.03, 0.18), ("ResNet-18", 2): (0.314, 0.053, 0.053, 0.108),
+            ("ResNet-18", 3): (0.26, 0.163, 0.163, 0.125), ("ResNet-18", 64): (0.314, 0.086, 0.086, 0.127),
+            ("ResNet-50", 1): (0.343, 0.141, 0.141, 0.12), ("ResNet-50", 2): (0.137, 0.105, 0.105, 0.018),
+            ("ResNet-50", 3): (0.161, 0.13, 0.13, 0.211), ("ResNet-50", 64): (0.26, 0.13, 0.13, 0.259)},
+}
+# ImageNet ResNet-18 student of the LS teacher (alpha=0.1), top-1 by T, as printed in three places.
+R18_LS_THREE_SOURCES = {"Table 2A": {2: 68.428, 3: 66.570, 64: 65.472},
+                        "Table D.1": {2: 68.799, 3: 67.699, 64: 64.506},
+                        "official README": {2: 68.860, 3: 67.752, 64: 64.362}}
+# Table D.4's means (labelled "ResNet-18" in the extracted text), alpha=0.0 / 0.1 top-1 by T.
+D4_MEANS = {1: (81.144, 81.731), 2: (81.895, 80.609), 3: (81.257, 78.961), 64: (75.441, 70.435)}
+# Drops quoted in the text of Sec. 5.
+QUOTED_DROPS = {"ResNet-18": 5.05, "ResNet-50": 1.21}
+
+# Defects of the official code (github.com/sutd-visual-computing-group/LS-KD-compatibility,
+# commit 4a56a73), found by reading it; described, not copied.
+OFFICIAL_CODE_DEFECTS = (
+    {"file": "src/visualization/alpha-LS-KD_imagenet_centroids.py",
+     "defect": "The projection's templates take the classifier weights of the chosen ImageNet classes "
+               "(indices 266, 267, 833) but the bias of classes 0, 1, 2, so the 3-D basis is not the span "
+               "of the chosen classes' [w | b] templates.",
+     "consequence": "The published Figures 1 and A.1-A.5 project onto a slightly wrong subspace; the "
+                    "projected coordinates no longer reproduce the three logits.",
+     "here": "lskd_core.analysis.projection.templates indexes weight and bias with the same rows; "
+             "tests/test_analysis.py checks that the coordinates give back the logits."},
+    {"file": "src/image_classification/imagenet/train_student_dali.py",
+     "defect": "When a single data folder is passed, both the training and the validation pipelines read "
+               "its 'val' sub-folder.",
+     "consequence": "A student launched that way trains on the 50,000 validation images and is evaluated "
+                    "on the same images.",
+     "here": "Our ImageNet loader reads 'train' for training and 'val' for evaluation, by name, and "
+             "`lskd data verify imagenet1k` checks both counts."},
+    {"file": "src/visualization/alpha-LS-KD_imagenet_centroids.py",
+     "defect": "Not a bug but a choice to know about: the 3-D coordinates are reduced to 2-D with a PCA "
+               "fitted separately for each (alpha, T) pair, not with one fixed plane.",
+     "consequence": "Each panel has its own axes, so distances are not comparable across panels.",
+     "here": "lskd_core.analysis.projection.plane_coordinates uses the templates' plane for every panel."},
+)
