@@ -36,6 +36,24 @@ def students(profile: Profile | str, alpha: float, temperatures, seeds, teacher_
     return out
 
 
+def cached_students(profile: Profile | str, alpha: float, temperatures, seeds) -> dict[tuple[int, float], Run]:
+    """The finished students of a profile found in the cache; never trains (for summary chapters)."""
+    from . import cache
+    from .train import student_config_dict, teacher_config_dict
+
+    prof = get_profile(profile) if isinstance(profile, str) else profile
+    teacher = cache.run_dir("teacher", teacher_config_dict(teacher_config(prof, alpha, 0)))
+    if not teacher.done:
+        return {}
+    out = {}
+    for s in seeds:
+        for t in temperatures:
+            run = cache.run_dir("student", student_config_dict(student_config(prof, s), teacher, float(t), 0.0))
+            if run.done:
+                out[(s, float(t))] = run
+    return out
+
+
 def outputs(run: Run, split: str = "test", features: bool = False):
     """Logits, labels (and penultimate features) of a cached model on a split."""
     conf = run.config()

@@ -114,7 +114,7 @@ def evaluate_claims(acc: Acc, seeds, claims=GRID_CLAIMS, paper_tables=("2A", "2B
 
     rows = []
     for c in claims:
-        row = {"claim": c.text}
+        row = {"key": c.key, "claim": c.text}
         for tab in paper_tables:
             d = c.contrast(lambda a, t, _tab=tab: top1(_tab, a, t))
             row[f"paper {tab}"] = None if d is None else round(d, 3)
@@ -155,13 +155,14 @@ def eta_claims(records, ls_alpha: float = 0.1, plain_alpha: float = 0.0, paper_t
         specs = [(f"LS teacher (alpha={ls_alpha}), {name}: eta(S1) < 0", "S1", -1.0),
                  (f"LS teacher (alpha={ls_alpha}), {name}: eta(S2) > 0", "S2", 1.0)]
         for text, s, sign in specs:
-            row = {"claim": text}
+            row = {"key": f"eta_{s.lower()}_{'negative' if s == 'S1' else 'positive'}_{split}", "claim": text}
             # Like every claim row, the paper's column holds the contrast (> 0 when the claim holds).
             row.update({f"paper {t}": sign * paper_mean(t, split, s) for t in paper_tables})
             row.update(interval_row(sign * per_seed(ls_alpha, split, s)))
             rows.append(row)
         if plain_alpha in alphas:
-            row = {"claim": f"{name}: eta(S1) is lower with the LS teacher than with the plain one"}
+            row = {"key": f"eta_s1_lower_with_ls_{split}",
+                   "claim": f"{name}: eta(S1) is lower with the LS teacher than with the plain one"}
             row.update({f"paper {t}": None for t in paper_tables})
             row.update(interval_row(per_seed(plain_alpha, split, "S1") - per_seed(ls_alpha, split, "S1")))
             rows.append(row)

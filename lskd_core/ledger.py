@@ -1,0 +1,107 @@
+"""The claims ledger: every claim of the paper, its evidence there, and ours per profile.
+
+Chapters that compute a verdict save it as a *claim record* in the run cache
+(``<cache>/claims/<profile>/<chapter>.json``): the rows of the verdict table
+plus the names of the runs they rest on. The ledger chapter joins those
+records with the list of the paper's claims below. Nothing in the ledger is
+typed by hand except the paper's side, and a claim no chapter has computed
+for a profile shows as "not run".
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Iterable
+
+import pandas as pd
+
+from .cache import cache_root
+from .io import atomic_write_json
+
+# key -> (the claim in the paper's words, reworded; where the paper shows it; the chapter that tests it)
+PAPER_CLAIMS: dict[str, tuple[str, str, str]] = {
+    "ls_teacher_more_accurate": ("Label smoothing gives a slightly more accurate teacher",
+                                 "Tables 2A, 2B: +0.07 (ImageNet), +0.48 (CUB) top-1", "02_teachers"),
+    "ls_helps_at_T1": ("At T=1 a smoothed teacher gives a better student (Shen et al.'s finding holds)",
+                       "Tables 2A, 2B, 4, B.1, B.3 at T=1", "03_student_grid"),
+    "ls_hurts_at_T3": ("At T=3 a smoothed teacher gives a worse student",
+                       "Tables 2A, 2B, 4, B.1, B.3 at T=3", "03_student_grid"),
+    "ls_drops_more_T1_to_T3": ("From T=1 to T=3 the smoothed teacher's student loses more accuracy",
+                               "Sec. 5: 5.05 (ResNet-18) and 1.21 (ResNet-50) points", "03_student_grid"),
+    "ls_hurts_at_T64": ("At T=64 a smoothed teacher gives a worse student", "Tables 2A, 2B, 4 at T=64",
+                        "03_student_grid"),
+    "eta_s1_negative_train": ("Students of a smoothed teacher diffuse towards similar classes: eta(S1) < 0 (train)",
+                              "Table 3, B.4: negative for 10/10 targets", "05_diffusion"),
+    "eta_s2_positive_train": ("... and away from the others: eta(S2) > 0 (train)",
+                              "Table 3, B.4: positive for 10/10 targets", "05_diffusion"),
+    "eta_s1_negative_test": ("eta(S1) < 0 on held-out images", "Table 3, B.4 (val): 9/10 and 10/10",
+                             "05_diffusion"),
+    "eta_s2_positive_test": ("eta(S2) > 0 on held-out images", "Table 3, B.4 (val)", "05_diffusion"),
+    "eta_s1_lower_with_ls_train": ("The diffusion towards similar classes is due to the smoothed teacher",
+                                   "Sec. 5, Figures 1, A.1-A.5 (qualitative)", "05_diffusion"),
+    "eta_s1_lower_with_ls_test": ("... also on held-out images", "Figures A.1-A.5, validation panels (qualitative)",
+                                  "05_diffusion"),
+    "equal_entropy_low_T": ("At equal target entropy and low T, the smoothed teacher's student is better",
+                            "Appendix H, cases 1-2", "06_teacher_targets"),
+    "equal_entropy_high_T": ("At equal target entropy and higher T, the plain teacher's student is better",
+                             "Appendix H, cases 3-4", "06_teacher_targets"),
+    "classwise_drop": ("Classes with close neighbours lose accuracy as T rises (smoothed teacher)",
+                       "Appendix I: retrievers -6.8, snakes -6.0 points (val)", "07_classwise_and_alpha"),
+    "larger_alpha_drops_more": ("A more smoothed teacher makes the high-T drop larger",
+                                "Table J.1: 6.46 points more from T=1 to T=64", "07_classwise_and_alpha"),
+    "larger_alpha_worse_at_high_T": ("At T=64 the more smoothed teacher gives a worse student",
+                                     "Table J.1: 70.435 vs 63.738", "07_classwise_and_alpha"),
+}
+
+
+def _dir(profile: str, root: Path | None = None) -> Path:
+    return (root or cache_root()) / "claims" / profile
+
+
+def save_verdicts(chapter: str, profile: str, table: pd.DataFrame, runs: Iterable[str] = (),
+                  root: Path | None = None) -> Path:
+    """Store a chapter's verdict rows (they need a ``key`` column) as a claim record."""
+    if "key" not in table.columns:
+        raise ValueError("a verdict table needs a 'key' column naming each claim")
+    unknown = sorted(set(table.key) - set(PAPER_CLAIMS))
+    if unknown:
+        raise ValueError(f"claims {unknown} are not in lskd_core.ledger.PAPER_CLAIMS")
+    cols = ["key", "ours: mean diff", "95% CI", "n seeds", "verdict"]
+    rows = table[[c for c in cols if c in table.columns]].to_dict(orient="records")
+    path = _dir(profile, root) / f"{chapter}.json"
+    atomic_write_json(path, {"chapter": chapter, "profile": profile, "rows": rows, "runs": sorted(runs),
+                             "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    return path
+
+
+def load_records(root: Path | None = None) -> list[dict]:
+    base = (root or cache_root()) / "claims"
+    return [json.loads(p.read_text()) for p in sorted(base.glob("*/*.json"))] if base.is_dir() else []
+
+
+def ledger(root: Path | None = None, exclude: Iterable[str] = ("smoke",)) -> pd.DataFrame:
+    """One row per paper claim; per profile with records: our mean contrast, CI, seeds and verdict.
+
+    The smoke profile only proves that chapters run, so its records are left out by default.
+    """
+    records = [r for r in load_records(root) if r["profile"] not in set(exclude)]
+    profiles = sorted({r["profile"] for r in records})
+    found: dict[tuple[str, str], dict] = {}
+    for r in records:
+        for row in r["rows"]:
+            found[(r["profile"], row["key"])] = {**row, "chapter": r["chapter"], "n runs": len(r["runs"])}
+    out = []
+    for key, (claim, evidence, chapter) in PAPER_CLAIMS.items():
+        row = {"claim": claim, "paper evidence": evidence, "chapter": chapter}
+        for prof in profiles:
+            got = found.get((prof, key))
+            if got is None:
+                row[f"{prof}: verdict"] = "not run"
+                row[f"{prof}: ours"] = ""
+                continue
+            row[f"{prof}: verdict"] = got["verdict"]
+            row[f"{prof}: ours"] = f"{got.get('ours: mean diff')} {got.get('95% CI', '')} (n={got.get('n seeds')})"
+        out.append(row)
+    return pd.DataFrame(out)
