@@ -1,0 +1,204 @@
+"""Translation experiments with fairseq: prepare a corpus, train LS teachers and KD students, score BLEU.
+
+Each step runs fairseq's own command-line modules in a subprocess and is
+cached in the run cache (``<cache>/nmt-<key>/``) under a key of its full
+configuration and the code version, like the image runs. A step whose folder
+holds ``done.json`` is never redone. fairseq is the optional extra ``nmt``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from .. import cache
+from ..io import atomic_write_json
+from . import corpus as corpus_mod
+
+PLUGIN_DIR = Path(__file__).resolve().parent / "fairseq_plugin"
+
+
+@dataclass(frozen=True)
+class NMTConfig:
+    """One translation run; the defaults are the book's CPU-sized profile."""
+
+    n_train: int | None = 12000  # training pairs (first n of the deterministic train split); None = all
+    vocab_size: int = 2000
+    embed_dim: int = 128
+    ffn_dim: int = 256
+    layers: int = 2
+    heads: int = 4
+    dropout: float = 0.1
+    lr: float = 1e-3  # the paper uses 5e-4 with far more updates
+    warmup_updates: int = 200
+    max_tokens: int = 4096
+    max_epoch: int = 8
+    seed: int = 0
+    alpha: float = 0.0  # teacher label smoothing
+    temperature: float | None = None  # None = a teacher; else a KD student of ``teacher``
+    beta: float = 0.0
+    beam: int = 4
+
+    def validate(self) -> "NMTConfig":
+        if not 0.0 <= self.alpha < 1.0:
+            raise ValueError(f"alpha must lie in [0, 1), got {self.alpha}")
+        if self.temperature is not None and not self.temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {self.temperature}")
+        if self.temperature is not None and self.alpha:
+            raise ValueError("a student learns from its teacher's soft targets; its own alpha must be 0")
+        return self
+
+
+def _require_fairseq() -> None:
+    try:
+        import fairseq  # noqa: F401
+    except ImportError as exc:
+        raise ImportError("the translation chapter needs the optional extra: pip install -e '.[nmt]' "
+                          "(see README, 'Translation')") from exc
+
+
+def _run(module: str, args: list[str], log: Path) -> None:
+    env = {**os.environ, "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1", "OMP_NUM_THREADS": str(os.cpu_count() or 1)}
+    with open(log, "a") as fh:
+        r = subprocess.run([sys.executable, "-m", module, *args], stdout=fh, stderr=subprocess.STDOUT, env=env)
+    if r.returncode:
+        tail = log.read_text()[-2000:]
+        raise RuntimeError(f"{module} failed (exit {r.returncode}); the end of {log}:\n{tail}")
+
+
+def _step_dir(kind: str, conf: dict) -> Path:
+    key = hashlib.sha256(json.dumps({"kind": kind, "conf": conf, "code": cache.code_version()},
+                                    sort_keys=True).encode()).hexdigest()[:16]
+    return cache.cache_root() / f"nmt-{kind}-{key}"
+
+
+def prepare(cfg: NMTConfig, root: Path = corpus_mod.DEFAULT_ROOT) -> Path:
+    """Corpus -> sentencepiece -> fairseq binaries. Returns the folder holding ``bin/`` and ``raw/``."""
+    _require_fairseq()
+    import sentencepiece as spm
+
+    conf = {"root": str(root), "n_train": cfg.n_train, "vocab_size": cfg.vocab_size}
+    out = _step_dir("data", conf)
+    if (out / "done.json").is_file():
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    c = corpus_mod.build(root)
+    splits = dict(c.splits)
+    if cfg.n_train is not None:
+        splits["train"] = splits["train"][: cfg.n_train]
+    raw = out / "raw"
+    raw.mkdir(exist_ok=True)
+    for name, pairs in splits.items():
+        (raw / f"{name}.en").write_text("".join(f"{a}\n" for a, _ in pairs))
+        (raw / f"{name}.de").write_text("".join(f"{b}\n" for _, b in pairs))
+    joint = raw / "spm_train.txt"
+    joint.write_text((raw / "train.en").read_text() + (raw / "train.de").read_text())
+    spm.SentencePieceTrainer.train(input=str(joint), model_prefix=str(out / "spm"), vocab_size=cfg.vocab_size,
+                                   character_coverage=1.0, model_type="unigram", num_threads=1,
+                                   input_sentence_size=0, shuffle_input_sentence=False, minloglevel=2)
+    sp = spm.SentencePieceProcessor(model_file=str(out / "spm.model"))
+    tok = out / "tok"
+    tok.mkdir(exist_ok=True)
+    for name in splits:
+        for lang in ("en", "de"):
+            lines = (raw / f"{name}.{lang}").read_text().splitlines()
+            (tok / f"{name}.{lang}").write_text("".join(" ".join(sp.encode(s, out_type=str)) + "\n" for s in lines))
+    _run("fairseq_cli.preprocess", ["--source-lang", "en", "--target-lang", "de", "--trainpref", str(tok / "train"),
+                                    "--validpref", str(tok / "valid"), "--testpref", str(tok / "test"),
+                                    "--destdir", str(out / "bin"), "--joined-dictionary", "--workers", "1"],
+         out / "log.txt")
+    atomic_write_json(out / "done.json", {**c.manifest, "used_counts": {k: len(v) for k, v in splits.items()}})
+    return out
+
+
+def _arch_args(cfg: NMTConfig) -> list[str]:
+    return ["--arch", "transformer", "--share-all-embeddings",
+            "--encoder-embed-dim", str(cfg.embed_dim), "--decoder-embed-dim", str(cfg.embed_dim),
+            "--encoder-ffn-embed-dim", str(cfg.ffn_dim), "--decoder-ffn-embed-dim", str(cfg.ffn_dim),
+            "--encoder-layers", str(cfg.layers), "--decoder-layers", str(cfg.layers),
+            "--encoder-attention-heads", str(cfg.heads), "--decoder-attention-heads", str(cfg.heads),
+            "--dropout", str(cfg.dropout)]
+
+
+def train(cfg: NMTConfig, data: Path, teacher: Path | None = None) -> Path:
+    """A teacher (``label_smoothed_cross_entropy`` at ``alpha``) or a KD student of ``teacher``."""
+    cfg.validate()
+    if (cfg.temperature is None) != (teacher is None):
+        raise ValueError("a student needs a teacher checkpoint and a temperature; a teacher needs neither")
+    conf = {"cfg": asdict(cfg), "data": data.name, "teacher": teacher.parent.name if teacher else None}
+    out = _step_dir("student" if teacher else "teacher", conf)
+    ckpt = out / "checkpoint_last.pt"
+    if (out / "done.json").is_file():
+        return ckpt
+    out.mkdir(parents=True, exist_ok=True)
+    if teacher is None:
+        crit = ["--criterion", "label_smoothed_cross_entropy", "--label-smoothing", str(cfg.alpha)]
+    else:
+        crit = ["--user-dir", str(PLUGIN_DIR), "--criterion", "lskd_kd", "--teacher-path", str(teacher),
+                "--kd-temperature", str(cfg.temperature), "--kd-beta", str(cfg.beta)]
+    t0 = time.perf_counter()
+    # fairseq resumes from checkpoint_last.pt in --save-dir by itself after an interruption.
+    _run("fairseq_cli.train", [str(data / "bin"), *_arch_args(cfg), *crit, "--optimizer", "adam",
+                               "--adam-betas", "(0.9, 0.98)", "--lr", str(cfg.lr), "--lr-scheduler",
+                               "inverse_sqrt", "--warmup-updates", str(cfg.warmup_updates), "--weight-decay", "0.0",
+                               "--max-tokens", str(cfg.max_tokens), "--max-epoch", str(cfg.max_epoch),
+                               "--seed", str(cfg.seed), "--cpu", "--no-epoch-checkpoints", "--no-progress-bar",
+                               "--log-format", "simple", "--save-dir", str(out), "--num-workers", "0"],
+         out / "log.txt")
+    atomic_write_json(out / "done.json", {"config": conf, "wall_time_s": time.perf_counter() - t0})
+    return ckpt
+
+
+def bleu(ckpt: Path, data: Path, cfg: NMTConfig, split: str = "test") -> dict:
+    """Beam-search translations of ``split`` scored with sacrebleu on detokenised text (cached)."""
+    import sacrebleu
+
+    out = ckpt.parent / f"bleu_{split}_beam{cfg.beam}.json"
+    if out.is_file():
+        return json.loads(out.read_text())
+    log = ckpt.parent / f"generate_{split}.txt"
+    log.unlink(missing_ok=True)
+    t0 = time.perf_counter()
+    _run("fairseq_cli.generate", [str(data / "bin"), "--path", str(ckpt), "--gen-subset", split,
+                                  "--beam", str(cfg.beam), "--batch-size", "128", "--cpu",
+                                  "--post-process", "sentencepiece", "--no-progress-bar"],
+         log)
+    hyps, refs = {}, {}
+    for line in log.read_text().splitlines():
+        if line.startswith("H-"):
+            i, _, text = line[2:].split("\t", 2)
+            hyps[int(i)] = text
+        elif line.startswith("T-"):
+            i, text = line[2:].split("\t", 1)
+            refs[int(i)] = text
+    ids = sorted(refs)
+    score = sacrebleu.corpus_bleu([hyps.get(i, "") for i in ids], [[refs[i] for i in ids]])
+    result = {"bleu": score.score, "sentences": len(ids), "signature": str(score.format(signature=True)),
+              "wall_time_s": time.perf_counter() - t0}
+    atomic_write_json(out, result)
+    return result
+
+
+def run_grid(base: NMTConfig, alphas, temperatures, seeds) -> list[dict]:
+    """Teachers at every alpha (seed 0) and their students at every T and seed: one row per model."""
+    data = prepare(base)
+    rows = []
+    for a in alphas:
+        tcfg = replace(base, alpha=float(a), seed=0)
+        t_ckpt = train(tcfg, data)
+        rows.append({"model": "teacher", "alpha": float(a), "T": None, "seed": 0, **bleu(t_ckpt, data, tcfg),
+                     "train_s": json.loads((t_ckpt.parent / "done.json").read_text())["wall_time_s"]})
+        for s in seeds:
+            for t in temperatures:
+                scfg = replace(base, alpha=0.0, temperature=float(t), seed=s)
+                ckpt = train(scfg, data, t_ckpt)
+                rows.append({"model": "student", "alpha": float(a), "T": float(t), "seed": s,
+                             **bleu(ckpt, data, scfg),
+                             "train_s": json.loads((ckpt.parent / "done.json").read_text())["wall_time_s"]})
+    return rows
