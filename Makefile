@@ -13,10 +13,12 @@ setup: $(STAMP) data
 
 # Reinstall when the dependency list changes. torch/torchvision are pinned
 # exactly in pyproject.toml so pip takes the local build and nothing else.
+# The nmt extra (fairseq-fixed) builds C++ extensions once, about 6 minutes;
+# pip's wheel cache makes later set-ups fast.
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[dev,nmt]'
 	@touch $@
 
 data:

@@ -6,6 +6,8 @@
     lskd data list
     lskd train teacher --profile tiny --alpha 0.1
     lskd train students --profile tiny --alpha 0.1 --temperatures 1 2 3 64 --seed 0
+    lskd nmt prepare --profile tiny [--corpus iwslt --root PATH --src en --tgt de]
+    lskd nmt grid --profile tiny --alphas 0 0.1 --temperatures 1 2 3 64 --seeds 0
     lskd runs list
 """
 
@@ -79,6 +81,30 @@ def _cmd_train(a: argparse.Namespace) -> int:
     return 0
 
 
+def _nmt_config(a: argparse.Namespace):
+    from dataclasses import replace
+
+    from .nmt.pipeline import NMT_PROFILES
+
+    if a.profile not in NMT_PROFILES:
+        raise ValueError(f"unknown profile {a.profile!r} for translation; valid: {', '.join(NMT_PROFILES)}")
+    over = {k: v for k, v in (("corpus", a.corpus), ("data_root", a.root), ("src", a.src), ("tgt", a.tgt)) if v}
+    return replace(NMT_PROFILES[a.profile], **over).validate()
+
+
+def _cmd_nmt(a: argparse.Namespace) -> int:
+    from .nmt import pipeline
+
+    cfg = _nmt_config(a)
+    if a.nmt_cmd == "prepare":
+        out = pipeline.prepare(cfg)
+        print(f"prepared {out}: {json.loads((out / 'done.json').read_text())['used_counts']}")
+        return 0
+    for row in pipeline.run_grid(cfg, a.alphas, a.temperatures, a.seeds):
+        print(json.dumps({k: row[k] for k in ("model", "alpha", "T", "seed", "bleu")}))
+    return 0
+
+
 def _cmd_runs_list(a: argparse.Namespace) -> int:
     from .cache import cache_root, list_runs
 
@@ -123,6 +149,22 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--data-root")
     t.set_defaults(func=_cmd_train)
 
+    n = sub.add_parser("nmt", help="translation with fairseq (needs the nmt extra)")
+    nsub = n.add_subparsers(dest="nmt_cmd", required=True)
+    for name, text in (("prepare", "build the corpus, sentencepiece model and fairseq binaries"),
+                       ("grid", "train teachers and KD students, then score BLEU")):
+        q = nsub.add_parser(name, help=text)
+        q.add_argument("--profile", default="tiny")
+        q.add_argument("--corpus", choices=["gettext", "iwslt"])
+        q.add_argument("--root", help="unpacked IWSLT folder (or a folder of .mo files)")
+        q.add_argument("--src")
+        q.add_argument("--tgt")
+        if name == "grid":
+            q.add_argument("--alphas", type=float, nargs="+", default=[0.0, 0.1])
+            q.add_argument("--temperatures", type=float, nargs="+", default=[1.0, 2.0, 3.0, 64.0])
+            q.add_argument("--seeds", type=int, nargs="+", default=[0])
+        q.set_defaults(func=_cmd_nmt)
+
     rl = sub.add_parser("runs", help="the run cache")
     rsub = rl.add_subparsers(dest="runs_cmd", required=True)
     rsub.add_parser("list").set_defaults(func=_cmd_runs_list)
@@ -136,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     a = parser().parse_args(argv)
     try:
         return a.func(a)
-    except (DataError, ParameterError, ValueError, FileNotFoundError) as exc:
+    except (DataError, ParameterError, ValueError, FileNotFoundError, ImportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -53,6 +53,12 @@ PAPER_CLAIMS: dict[str, tuple[str, str, str]] = {
                                 "Table J.1: 6.46 points more from T=1 to T=64", "07_classwise_and_alpha"),
     "larger_alpha_worse_at_high_T": ("At T=64 the more smoothed teacher gives a worse student",
                                      "Table J.1: 70.435 vs 63.738", "07_classwise_and_alpha"),
+    "nmt_ls_helps_at_T1": ("Translation: at T=1 a smoothed teacher gives a better student",
+                           "Table 5: +0.171 BLEU (En-De); B.2: +0.057 (En-Ru)", "11_translation"),
+    "nmt_ls_drops_more_T1_to_T3": ("Translation: from T=1 to T=3 the smoothed teacher's student loses more",
+                                   "Table 5: 3.009 vs 2.915 BLEU", "11_translation"),
+    "nmt_high_T_hurts": ("Translation: a high T ruins the student", "Table 5: 25.085 -> 6.461 BLEU at T=64",
+                         "11_translation"),
 }
 
 

@@ -43,6 +43,17 @@ GRID: dict[str, dict] = {
     "B.3": {"title": "Table B.3: ImageNet-1K, ResNet-50 teacher -> EfficientNet-B0", "rows": {
         (0.0, 1): (68.850, 88.604), (0.1, 1): (69.906, 89.284),
         (0.0, 3): (68.546, 88.704), (0.1, 3): (58.182, 83.918)}},
+    # Translation (IWSLT, Transformer teacher and student): BLEU in place of top-1, no top-5.
+    "5": {"title": "Table 5: IWSLT En->De, Transformer (BLEU)", "std_table": "D.3", "rows": {
+        (0.0, None): (26.461, None), (0.1, None): (26.750, None),
+        (0.0, 1): (24.914, None), (0.1, 1): (25.085, None), (0.0, 2): (23.103, None), (0.1, 2): (23.421, None),
+        (0.0, 3): (21.999, None), (0.1, 3): (22.076, None), (0.0, 64): (6.564, None), (0.1, 64): (6.461, None)},
+        "std": {(0.0, 1): 0.013, (0.1, 1): 0.082, (0.0, 2): 0.103, (0.1, 2): 0.039,
+                (0.0, 3): 0.06, (0.1, 3): 0.125, (0.0, 64): 0.288, (0.1, 64): 0.061}},
+    "B.2": {"title": "Table B.2: IWSLT En->Ru, Transformer (BLEU)", "rows": {
+        (0.0, None): (16.718, None), (0.1, None): (16.976, None),
+        (0.0, 1): (16.140, None), (0.1, 1): (16.197, None), (0.0, 2): (14.977, None), (0.1, 2): (15.100, None),
+        (0.0, 3): (13.826, None), (0.1, 3): (14.106, None), (0.0, 64): (3.605, None), (0.1, 64): (3.590, None)}},
 }
 
 

@@ -167,3 +167,13 @@ def eta_claims(records, ls_alpha: float = 0.1, plain_alpha: float = 0.0, paper_t
             row.update(interval_row(per_seed(plain_alpha, split, "S1") - per_seed(ls_alpha, split, "S1")))
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+NMT_CLAIMS: tuple[Claim, ...] = (
+    Claim("nmt_ls_helps_at_T1", "Translation, T=1: the LS teacher gives a better student (BLEU)",
+          _diff((0.1, 1), (0.0, 1))),
+    Claim("nmt_ls_drops_more_T1_to_T3", "Translation: from T=1 to T=3 the LS teacher's student loses more BLEU",
+          _drop_more(1, 3)),
+    Claim("nmt_high_T_hurts", "Translation: the LS teacher's student is worse at T=64 than at T=1",
+          _diff((0.1, 1), (0.1, 64))),
+)

@@ -64,3 +64,28 @@ def idx_bytes(arr: np.ndarray) -> bytes:
 
 def write_idx_gz(path: Path, arr: np.ndarray) -> None:
     path.write_bytes(gzip.compress(idx_bytes(arr)))
+
+
+def write_mo(path: Path, pairs, big_endian: bool = False) -> Path:
+    """A GNU .mo catalogue (the format msgfmt writes), entries sorted by msgid as msgfmt does."""
+    import struct
+
+    entries = sorted([("", "Content-Type: text/plain; charset=UTF-8\n")] + list(pairs))
+    order = ">" if big_endian else "<"
+    n = len(entries)
+    orig_tab, trans_tab = 28, 28 + 8 * n
+    data_start = 28 + 16 * n
+    ids = [e[0].encode() for e in entries]
+    strs = [e[1].encode() for e in entries]
+    blob, o_tab, t_tab = b"", [], []
+    for b in ids:
+        o_tab.append((len(b), data_start + len(blob)))
+        blob += b + b"\0"
+    for b in strs:
+        t_tab.append((len(b), data_start + len(blob)))
+        blob += b + b"\0"
+    head = struct.pack(order + "7I", 0x950412DE, 0, n, orig_tab, trans_tab, 0, 0)
+    body = b"".join(struct.pack(order + "2I", *x) for x in o_tab) + b"".join(struct.pack(order + "2I", *x) for x in t_tab)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(head + body + blob)
+    return path

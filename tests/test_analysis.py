@@ -258,3 +258,21 @@ def test_second_largest_dominance_counts():
     second, n, of = second_largest_dominance(p, 0)
     # second = class 1 (0.05); 0.05 >= 100 * 0.0004 yes, >= 100 * 0.0006 no, >= 100 * 0.049 no.
     assert (second, n, of) == (1, 1, 3)
+
+
+def test_wordnet_is_verified_against_its_manifest(tmp_path):
+    import shutil
+
+    from lskd_core.data.errors import DataError
+    from lskd_core.semantics.wordnet import verify
+
+    verify()  # the Debian copy matches
+    for name in ("data.noun", "index.noun"):
+        shutil.copy(f"/usr/share/wordnet/{name}", tmp_path / name)
+    with open(tmp_path / "index.noun", "a") as fh:
+        fh.write("extra 1\n")
+    with pytest.raises(DataError, match="index.noun has sha256"):
+        verify(tmp_path)
+    (tmp_path / "data.noun").unlink()
+    with pytest.raises(DataError, match="missing file"):
+        verify(tmp_path)

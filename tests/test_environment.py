@@ -15,7 +15,7 @@ def _name(req: str) -> str:
 
 def test_pyproject_and_environment_agree():
     proj = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    pip_reqs = proj["dependencies"] + proj["optional-dependencies"]["dev"]
+    pip_reqs = proj["dependencies"] + proj["optional-dependencies"]["dev"] + proj["optional-dependencies"]["nmt"]
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip_section = next(d for d in env["dependencies"] if isinstance(d, dict))["pip"]
     env_reqs = [r for r in pip_section if not r.startswith("-e")]

@@ -1,6 +1,5 @@
 """Word-level KD: the token loss against NumPy, and the fairseq criterion (where fairseq is installed)."""
 
-import numpy as np
 import pytest
 import torch
 
@@ -45,7 +44,7 @@ def test_token_kd_rejects_mismatched_vocabularies_and_handles_all_pad():
 
 
 def test_fairseq_criterion_on_a_toy_transformer(tmp_path):
-    fairseq = pytest.importorskip("fairseq")  # noqa: F841  (the optional `nmt` extra)
+    pytest.importorskip("fairseq")  # the optional `nmt` extra
     from fairseq_toy import toy_task_and_models
 
     from lskd_core.nmt.fairseq_plugin.criterion import KDCriterion
@@ -64,3 +63,90 @@ def test_fairseq_criterion_on_a_toy_transformer(tmp_path):
     other_task, _, _, _ = toy_task_and_models(tmp_path / "other", extra_symbol="zzz")
     with pytest.raises(ValueError, match="dictionaries differ"):
         KDCriterion(other_task, str(teacher_path), kd_temperature=3.0)
+
+
+# ------------------------------------------------------------ the gettext corpus
+
+
+def test_mo_reader_on_written_catalogues(tmp_path):
+    import gettext
+
+    from fixtures import write_mo
+    from lskd_core.nmt.corpus import read_mo
+
+    pairs = [("Open file", "Datei öffnen"), ("ctx\x04Close", "Schließen"), ("%d file\x00%d files", "%d Datei\x00%d Dateien")]
+    for big in (False, True):
+        p = write_mo(tmp_path / f"t{big}.mo", pairs, big_endian=big)
+        got = dict(read_mo(p))
+        assert got["Open file"] == "Datei öffnen" and got["Close"] == "Schließen" and got["%d file"] == "%d Datei"
+    # Independent check: Python's own gettext reader agrees on the plain entry.
+    with open(tmp_path / "tFalse.mo", "rb") as fh:
+        assert gettext.GNUTranslations(fh).gettext("Open file") == "Datei öffnen"
+
+
+def test_mo_reader_rejects_bad_files(tmp_path):
+    from fixtures import write_mo
+    from lskd_core.data.errors import DataError
+    from lskd_core.nmt.corpus import read_mo
+
+    bad = tmp_path / "bad.mo"
+    bad.write_bytes(b"\x00" * 40)
+    with pytest.raises(DataError, match="magic"):
+        read_mo(bad)
+    p = write_mo(tmp_path / "ok.mo", [("Hello world", "Hallo Welt")])
+    p.write_bytes(p.read_bytes()[:-12])
+    with pytest.raises(DataError, match="truncated"):
+        read_mo(p)
+
+
+def test_corpus_cleaning_split_and_manifest(tmp_path):
+    from fixtures import write_mo
+    from lskd_core.nmt.corpus import build, clean, keep, split_of
+
+    assert clean("Save _as %s... <b>now</b>") == "Save as ... now"
+    assert clean("&Open the {name} file") == "Open the file"
+    assert not keep("OK", "OK") and not keep("", "x") and keep("Open file", "Datei öffnen")
+    assert split_of("Open file") == split_of("Open file")
+    words = [f"message number {i} here" for i in range(400)]
+    write_mo(tmp_path / "a.mo", [(w, f"Nachricht Nummer {i} hier") for i, w in enumerate(words)])
+    write_mo(tmp_path / "b.mo", [(words[0], "eine andere Übersetzung"), ("Quit now", "Jetzt beenden")])
+    c = build(tmp_path)
+    counts = c.manifest["counts"]
+    assert sum(counts.values()) == 401  # the repeated English string is kept once
+    assert 0 < counts["test"] < 60 and 0 < counts["valid"] < 60
+    sources = [set(a for a, _ in v) for v in c.splits.values()]
+    assert not (sources[0] & sources[1] or sources[0] & sources[2] or sources[1] & sources[2])
+    assert [f["file"] for f in c.manifest["files"]] == ["a.mo", "b.mo"] and c.manifest["files"][1]["pairs_kept"] == 1
+    assert build(tmp_path).manifest["split_sha256"] == c.manifest["split_sha256"]  # deterministic
+
+
+def _iwslt_fixture(root):
+    root.mkdir(parents=True, exist_ok=True)
+    meta = "<url>http://www.ted.com/talks/x</url>\n<talkid>1</talkid>\n"
+    en = [f"sentence {i} in english" for i in range(50)]
+    de = [f"satz {i} auf deutsch" for i in range(50)]
+    (root / "train.tags.de-en.en").write_text(meta + "\n".join(en) + "\n")
+    (root / "train.tags.de-en.de").write_text(meta + "\n".join(de) + "\n")
+    for lang, words in (("en", "test line"), ("de", "testzeile")):
+        segs = "".join(f'<seg id="{i}"> {words} {i} </seg>\n' for i in range(1, 4))
+        (root / f"IWSLT14.TED.tst2010.de-en.{lang}.xml").write_text(
+            f'<?xml version="1.0" encoding="UTF-8"?>\n<mteval>\n<srcset setid="x" srclang="{lang}">\n'
+            f'<doc docid="1">\n{segs}</doc>\n</srcset>\n</mteval>\n')
+    return root
+
+
+def test_iwslt_loader_on_the_real_layout(tmp_path):
+    from lskd_core.nmt import iwslt
+
+    root = _iwslt_fixture(tmp_path / "de-en")
+    d = iwslt.load(root, "en", "de")
+    assert len(d["valid"]) == 3 and len(d["train"]) == 47  # every 23rd pair: 0, 23, 46
+    assert d["train"][0] == ("sentence 1 in english", "satz 1 auf deutsch")
+    assert d["test"] == [(f"test line {i}", f"testzeile {i}") for i in range(1, 4)]
+    (root / "train.tags.de-en.de").write_text("only one line\n")
+    from lskd_core.data.errors import DataError
+
+    with pytest.raises(DataError, match="lines"):
+        iwslt.load(root, "en", "de")
+    with pytest.raises(DataError, match="unpack"):
+        iwslt.load(tmp_path / "empty", "en", "ru")

@@ -27,7 +27,9 @@ from ..data.errors import DataError
 DEFAULT_ROOT = Path("/usr/share/locale/de/LC_MESSAGES")
 _MAGIC = {0x950412DE: "<", 0xDE120495: ">"}
 _FORMAT = re.compile(r"%(\d+\$)?[-+ #0]*\d*(\.\d+)?[hlLqjzt]*[diouxXeEfgGcspn%]|\{[^}]*\}|\$\{[^}]*\}|<[^>]+>")
-_ACCEL = re.compile(r"(?<=\w)_(?=\w)|&(?=\w)|^_(?=\w)")
+# Keyboard accelerators ("_Save", "Save _as", "&Open"); underscores inside
+# identifiers such as max_connections are kept.
+_ACCEL = re.compile(r"(?:(?<=\s)|^)_(?=\w)|&(?=\w)")
 
 
 def read_mo(path: Path) -> list[tuple[str, str]]:

@@ -28,6 +28,10 @@ PLUGIN_DIR = Path(__file__).resolve().parent / "fairseq_plugin"
 class NMTConfig:
     """One translation run; the defaults are the book's CPU-sized profile."""
 
+    corpus: str = "gettext"  # "gettext" (embedded, En->De) or "iwslt" (brought by the user: data_root)
+    data_root: str | None = None
+    src: str = "en"
+    tgt: str = "de"
     n_train: int | None = 12000  # training pairs (first n of the deterministic train split); None = all
     vocab_size: int = 2000
     embed_dim: int = 128
@@ -46,6 +50,12 @@ class NMTConfig:
     beam: int = 4
 
     def validate(self) -> "NMTConfig":
+        if self.corpus not in ("gettext", "iwslt"):
+            raise ValueError(f"corpus must be 'gettext' or 'iwslt', got {self.corpus!r}")
+        if self.corpus == "iwslt" and not self.data_root:
+            raise ValueError("the iwslt corpus is brought by the user: set data_root to the unpacked archive")
+        if self.corpus == "gettext" and (self.src, self.tgt) != ("en", "de"):
+            raise ValueError("the gettext corpus is English->German only")
         if not 0.0 <= self.alpha < 1.0:
             raise ValueError(f"alpha must lie in [0, 1), got {self.alpha}")
         if self.temperature is not None and not self.temperature > 0:
@@ -56,11 +66,11 @@ class NMTConfig:
 
 
 def _require_fairseq() -> None:
-    try:
-        import fairseq  # noqa: F401
-    except ImportError as exc:
+    import importlib.util
+
+    if importlib.util.find_spec("fairseq") is None:
         raise ImportError("the translation chapter needs the optional extra: pip install -e '.[nmt]' "
-                          "(see README, 'Translation')") from exc
+                          "(see README, 'Translation')")
 
 
 def _run(module: str, args: list[str], log: Path) -> None:
@@ -78,27 +88,39 @@ def _step_dir(kind: str, conf: dict) -> Path:
     return cache.cache_root() / f"nmt-{kind}-{key}"
 
 
-def prepare(cfg: NMTConfig, root: Path = corpus_mod.DEFAULT_ROOT) -> Path:
+def _load_corpus(cfg: NMTConfig) -> tuple[dict[str, list[tuple[str, str]]], dict]:
+    if cfg.corpus == "gettext":
+        c = corpus_mod.build(Path(cfg.data_root) if cfg.data_root else corpus_mod.DEFAULT_ROOT)
+        return dict(c.splits), c.manifest
+    from . import iwslt
+
+    splits = iwslt.load(cfg.data_root, cfg.src, cfg.tgt)
+    return splits, {"root": cfg.data_root, "counts": {k: len(v) for k, v in splits.items()}}
+
+
+def prepare(cfg: NMTConfig) -> Path:
     """Corpus -> sentencepiece -> fairseq binaries. Returns the folder holding ``bin/`` and ``raw/``."""
+    cfg.validate()
     _require_fairseq()
     import sentencepiece as spm
 
-    conf = {"root": str(root), "n_train": cfg.n_train, "vocab_size": cfg.vocab_size}
+    conf = {"corpus": cfg.corpus, "root": cfg.data_root, "pair": [cfg.src, cfg.tgt], "n_train": cfg.n_train,
+            "vocab_size": cfg.vocab_size}
     out = _step_dir("data", conf)
     if (out / "done.json").is_file():
         return out
     out.mkdir(parents=True, exist_ok=True)
-    c = corpus_mod.build(root)
-    splits = dict(c.splits)
+    splits, manifest = _load_corpus(cfg)
     if cfg.n_train is not None:
         splits["train"] = splits["train"][: cfg.n_train]
     raw = out / "raw"
     raw.mkdir(exist_ok=True)
+    src, tgt = cfg.src, cfg.tgt
     for name, pairs in splits.items():
-        (raw / f"{name}.en").write_text("".join(f"{a}\n" for a, _ in pairs))
-        (raw / f"{name}.de").write_text("".join(f"{b}\n" for _, b in pairs))
+        (raw / f"{name}.{src}").write_text("".join(f"{a}\n" for a, _ in pairs))
+        (raw / f"{name}.{tgt}").write_text("".join(f"{b}\n" for _, b in pairs))
     joint = raw / "spm_train.txt"
-    joint.write_text((raw / "train.en").read_text() + (raw / "train.de").read_text())
+    joint.write_text((raw / f"train.{src}").read_text() + (raw / f"train.{tgt}").read_text())
     spm.SentencePieceTrainer.train(input=str(joint), model_prefix=str(out / "spm"), vocab_size=cfg.vocab_size,
                                    character_coverage=1.0, model_type="unigram", num_threads=1,
                                    input_sentence_size=0, shuffle_input_sentence=False, minloglevel=2)
@@ -106,14 +128,14 @@ def prepare(cfg: NMTConfig, root: Path = corpus_mod.DEFAULT_ROOT) -> Path:
     tok = out / "tok"
     tok.mkdir(exist_ok=True)
     for name in splits:
-        for lang in ("en", "de"):
+        for lang in (src, tgt):
             lines = (raw / f"{name}.{lang}").read_text().splitlines()
             (tok / f"{name}.{lang}").write_text("".join(" ".join(sp.encode(s, out_type=str)) + "\n" for s in lines))
-    _run("fairseq_cli.preprocess", ["--source-lang", "en", "--target-lang", "de", "--trainpref", str(tok / "train"),
+    _run("fairseq_cli.preprocess", ["--source-lang", src, "--target-lang", tgt, "--trainpref", str(tok / "train"),
                                     "--validpref", str(tok / "valid"), "--testpref", str(tok / "test"),
                                     "--destdir", str(out / "bin"), "--joined-dictionary", "--workers", "1"],
          out / "log.txt")
-    atomic_write_json(out / "done.json", {**c.manifest, "used_counts": {k: len(v) for k, v in splits.items()}})
+    atomic_write_json(out / "done.json", {**manifest, "used_counts": {k: len(v) for k, v in splits.items()}})
     return out
 
 
@@ -202,3 +224,18 @@ def run_grid(base: NMTConfig, alphas, temperatures, seeds) -> list[dict]:
                              **bleu(ckpt, data, scfg),
                              "train_s": json.loads((ckpt.parent / "done.json").read_text())["wall_time_s"]})
     return rows
+
+
+# One NMT configuration per book profile (the image profiles live in lskd_core.profiles).
+NMT_PROFILES: dict[str, NMTConfig] = {
+    "smoke": NMTConfig(n_train=600, vocab_size=500, embed_dim=32, ffn_dim=64, layers=1, heads=2, max_epoch=1,
+                       warmup_updates=10, beam=1),
+    "tiny": NMTConfig(n_train=6000, vocab_size=1000, embed_dim=64, ffn_dim=128, layers=1, heads=2, max_epoch=6,
+                      lr=2e-3, warmup_updates=50, max_tokens=2048, beam=2),
+    "small": NMTConfig(n_train=None, vocab_size=4000, embed_dim=256, ffn_dim=1024, layers=3, heads=4,
+                       dropout=0.3, max_epoch=40, lr=5e-4, warmup_updates=1000),
+    # The paper's IWSLT recipe (Appendix C, after Shen et al. 2021): transformer_iwslt_de_en sizes,
+    # Adam lr 5e-4, dropout 0.3, weight decay 0, max tokens 4096.
+    "iwslt": NMTConfig(n_train=None, vocab_size=10000, embed_dim=512, ffn_dim=1024, layers=6, heads=4,
+                       dropout=0.3, max_epoch=60, lr=5e-4, warmup_updates=4000, beam=5),
+}

@@ -127,6 +127,28 @@ class WordNet:
         return min(common, key=lambda c: (da[c] + db[c], -self.depth(c), c))
 
 
+MANIFEST = Path(__file__).resolve().parents[2] / "data_manifests" / "lexicons" / "wordnet.toml"
+
+
+def verify(root: str | Path = DEFAULT_ROOT, manifest: Path = MANIFEST) -> None:
+    """Check the files against ``data_manifests/lexicons/wordnet.toml`` before any use."""
+    import hashlib
+    import tomllib
+
+    spec = tomllib.loads(Path(manifest).read_text())
+    for f in spec["files"]:
+        path = Path(root) / f["path"]
+        if not path.is_file():
+            raise DataError(f"WordNet: missing file {path}; install Debian's wordnet-base")
+        got = hashlib.sha256(path.read_bytes()).hexdigest()
+        if got != f["sha256"]:
+            raise DataError(f"WordNet: {path} has sha256 {got}, expected {f['sha256']} (WordNet 3.0, "
+                            f"wordnet-base 1:3.0-37); another WordNet version would change the class sets")
+
+
 @lru_cache(maxsize=2)
-def load(root: str = str(DEFAULT_ROOT)) -> WordNet:
+def load(root: str = str(DEFAULT_ROOT), check: bool = True) -> WordNet:
+    """The verified noun hierarchy (once per process)."""
+    if check:
+        verify(root)
     return WordNet(root)

@@ -4,4 +4,6 @@
         --criterion lskd_kd --teacher-path teacher/checkpoint_last.pt --kd-temperature 3 [--kd-beta 0]
 """
 
-from . import criterion  # noqa: F401  (registers the criterion with fairseq)
+from . import criterion  # importing registers the criterion with fairseq
+
+__all__ = ["criterion"]
