@@ -150,3 +150,16 @@ def test_checkpoints_refuse_pickled_code(tmp_path):
     torch.save({"w": torch.ones(2)}, good)
     assert torch.equal(load_checkpoint(good)["w"], torch.ones(2))
 
+
+
+def test_channels_last_trains_to_the_same_model(tmp_path):
+    # channels_last changes only the memory layout; on CPU the results agree up to
+    # float rounding (kernels may sum in another order), so compare with a tolerance.
+    _fresh_cache(tmp_path, "nchw")
+    a = train_teacher(replace(T_CFG, num_epochs=1), progress=False)
+    _fresh_cache(tmp_path, "nhwc")
+    b = train_teacher(replace(T_CFG, num_epochs=1, channels_last=True), progress=False)
+    sa, sb = a.state_dict(), b.state_dict()
+    for k in sa:
+        torch.testing.assert_close(sb[k].float(), sa[k].float(), rtol=1e-3, atol=1e-4)
+    assert b.metrics()["curves"]["train_loss"] == pytest.approx(a.metrics()["curves"]["train_loss"], rel=1e-4)

@@ -1,6 +1,5 @@
 """The ``lskd_kd`` criterion: word-level KD from a frozen teacher (``lskd_core.nmt.token_kd``)."""
 
-from __future__ import annotations
 
 import contextlib
 import math
