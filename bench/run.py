@@ -187,8 +187,8 @@ def bench_gpu() -> dict:
     student = resnet18().to(dev, memory_format=torch.channels_last)
     opt = torch.optim.SGD(student.parameters(), lr=0.1, momentum=0.9)
 
-    def kd_step():
-        with torch.autocast("cuda", dtype=torch.bfloat16):
+    def kd_step(amp: bool = True):
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
             with torch.no_grad():
                 t = teacher(x).float()
             loss = losses.kd_loss(student(x).float(), t, 4.0)
@@ -213,35 +213,42 @@ def bench_gpu() -> dict:
         torch.cuda.synchronize()
         return n * bs / (time.perf_counter() - t0)
 
-    kd, ce = rate(kd_step), rate(ce_step)
+    kd, ce, kd32 = rate(kd_step), rate(ce_step), rate(lambda: kd_step(False))
     return {"gpu": torch.cuda.get_device_name(0), "batch": bs, "kd_images_per_s": kd, "ce_images_per_s": ce,
-            "kd_over_ce": kd / ce}
+            "kd_over_ce": kd / ce, "kd_fp32_images_per_s": kd32, "bf16_over_fp32": kd / kd32}
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="smaller sizes (CI smoke); ratios are noisier")
     p.add_argument("--json", help="also write the results here")
+    p.add_argument("--only", nargs="+", choices=["sweep", "loop", "eta", "gpu"], help="run only these benchmarks")
     a = p.parse_args(argv)
     torch.set_num_threads(int(os.environ.get("LSKD_THREADS", torch.get_num_threads())))
     out = {"machine": f"{platform.machine()} {platform.processor()}, {torch.get_num_threads()} threads, "
                       f"torch {torch.__version__}", "quick": a.quick, "date": time.strftime("%Y-%m-%d %H:%M")}
     for name, fn in (("sweep", lambda: bench_sweep(a.quick)), ("loop", lambda: bench_loop(a.quick)),
                      ("eta", lambda: bench_eta(a.quick)), ("gpu", bench_gpu)):
+        if a.only and name not in a.only:
+            continue
         t0 = time.perf_counter()
         out[name] = fn()
         print(f"[{name}] {time.perf_counter() - t0:.0f} s: {json.dumps(out[name], default=float)}", flush=True)
-    s, lp, e = out["sweep"], out["loop"], out["eta"]
     print("\nratios (measured side by side in this run)")
-    print(f"  shared-teacher sweep of 4 T vs 4 separate runs: {s['speedup']:.2f}x faster "
-          f"(teacher forward = {s['teacher_forward_over_student_step']:.1f}x a student step)")
-    print(f"  engine loop vs plain PyTorch loop: {100 * lp['overhead']:+.1f}% time")
-    print(f"  eta: centroids of {e['n']:,} x {e['dim']} features in {e['centroids_s']:.1f} s; "
-          f"eta for 10 targets in {e['eta_10_targets_s']:.3f} s")
-    if "kd_over_ce" in out["gpu"]:
+    if "sweep" in out:
+        s = out["sweep"]
+        print(f"  shared-teacher sweep of 4 T vs 4 separate runs: {s['speedup']:.2f}x faster "
+              f"(teacher forward = {s['teacher_forward_over_student_step']:.1f}x a student step)")
+    if "loop" in out:
+        print(f"  engine loop vs plain PyTorch loop: {100 * out['loop']['overhead']:+.1f}% time")
+    if "eta" in out:
+        e = out["eta"]
+        print(f"  eta: centroids of {e['n']:,} x {e['dim']} features in {e['centroids_s']:.1f} s; "
+              f"eta for 10 targets in {e['eta_10_targets_s']:.3f} s")
+    if "kd_over_ce" in out.get("gpu", {}):
         g = out["gpu"]
         print(f"  GPU {g['gpu']}: KD {g['kd_images_per_s']:.0f} img/s vs CE {g['ce_images_per_s']:.0f} img/s "
-              f"(ratio {g['kd_over_ce']:.2f})")
+              f"(ratio {g['kd_over_ce']:.2f}); KD bf16 autocast vs fp32: {g['bf16_over_fp32']:.2f}x")
     if a.json:
         Path(a.json).write_text(json.dumps(out, indent=1, default=float) + "\n")
     return 0

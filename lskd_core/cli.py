@@ -9,6 +9,7 @@
     lskd nmt prepare --profile tiny [--corpus iwslt --root PATH --src en --tgt de]
     lskd nmt grid --profile tiny --alphas 0 0.1 --temperatures 1 2 3 64 --seeds 0
     lskd runs list
+    lskd runs export --profile small   # claim records + run metrics made on a GPU, to commit
 """
 
 from __future__ import annotations
@@ -67,6 +68,8 @@ def _cmd_train(a: argparse.Namespace) -> int:
 
     prof = get_profile(a.profile)
     over = {"data_root": a.data_root} if a.data_root else {}
+    if a.amp:
+        over["amp"] = a.amp
     tcfg = teacher_config(prof, a.alpha, **over)
     if a.what == "teacher":
         run = train_teacher(tcfg)
@@ -102,6 +105,19 @@ def _cmd_nmt(a: argparse.Namespace) -> int:
         return 0
     for row in pipeline.run_grid(cfg, a.alphas, a.temperatures, a.seeds):
         print(json.dumps({k: row[k] for k in ("model", "alpha", "T", "seed", "bleu")}))
+    return 0
+
+
+def _cmd_runs_export(a: argparse.Namespace) -> int:
+    from .ledger import REFERENCE_DIR, export_reference
+
+    written = export_reference(a.profile, Path(a.dest) if a.dest else REFERENCE_DIR)
+    if not written:
+        print(f"error: no claim records for profile {a.profile!r} in the cache; run its chapters first",
+              file=sys.stderr)
+        return 2
+    for p in written:
+        print(f"wrote {p}")
     return 0
 
 
@@ -147,6 +163,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, nargs="+")
     t.add_argument("--beta", type=float, default=0.0, help="hard-label weight (paper: 0)")
     t.add_argument("--data-root")
+    t.add_argument("--amp", choices=["off", "bf16", "fp16"], help="mixed precision on CUDA (default: the profile's)")
     t.set_defaults(func=_cmd_train)
 
     n = sub.add_parser("nmt", help="translation with fairseq (needs the nmt extra)")
@@ -168,6 +185,10 @@ def parser() -> argparse.ArgumentParser:
     rl = sub.add_parser("runs", help="the run cache")
     rsub = rl.add_subparsers(dest="runs_cmd", required=True)
     rsub.add_parser("list").set_defaults(func=_cmd_runs_list)
+    ex = rsub.add_parser("export", help="copy a profile's claim records and run metrics to results/ (to commit)")
+    ex.add_argument("--profile", required=True)
+    ex.add_argument("--dest", help="default: results/ in the repository")
+    ex.set_defaults(func=_cmd_runs_export)
     return p
 
 

@@ -25,13 +25,18 @@ def teachers(profile: Profile | str, alphas, seed: int = 0, **overrides) -> dict
 
 
 def students(profile: Profile | str, alpha: float, temperatures, seeds, teacher_overrides: dict | None = None,
-             student_overrides: dict | None = None, beta: float = 0.0) -> dict[tuple[int, float], Run]:
-    """Students of the alpha-teacher, keyed by (seed, temperature). One teacher (seed 0) per alpha."""
+             student_overrides: dict | None = None, beta: float = 0.0, feature_weight: float = 0.0,
+             kd_from_epoch: int = 0) -> dict[tuple[int, float], Run]:
+    """Students of the alpha-teacher, keyed by (seed, temperature). One teacher (seed 0) per alpha.
+
+    ``feature_weight`` and ``kd_from_epoch`` select the variants of ``train_students``.
+    """
     prof = get_profile(profile) if isinstance(profile, str) else profile
     tcfg = teacher_config(prof, alpha, 0, **(teacher_overrides or {}))
     out = {}
     for s in seeds:
-        runs = train_students(tcfg, student_config(prof, s, **(student_overrides or {})), temperatures, beta)
+        runs = train_students(tcfg, student_config(prof, s, **(student_overrides or {})), temperatures, beta,
+                              feature_weight=feature_weight, kd_from_epoch=kd_from_epoch)
         out.update({(s, t): r for t, r in runs.items()})
     return out
 
@@ -98,11 +103,13 @@ def penultimate_view(run: Run, classes, split: str, per_class: int) -> dict:
 
 
 def eta_records(profile: Profile | str, alphas, t1: float, t2: float, seeds, sets: dict[int, tuple[list, list]],
-                splits=("train", "test"), variant: str = "centroid", max_per_class: int | None = None) -> pd.DataFrame:
+                splits=("train", "test"), variant: str = "centroid", max_per_class: int | None = None,
+                feature_weight: float = 0.0) -> pd.DataFrame:
     """eta(t1, t2) of every (teacher alpha, seed, split, target, set), from cached students.
 
     Students at t1 and t2 of the same seed share initial weights and batches,
-    so each seed gives one paired measurement.
+    so each seed gives one paired measurement. ``feature_weight > 0`` measures
+    the students trained with feature distillation added to KD.
     """
     from .analysis import diffusion
 
@@ -110,7 +117,7 @@ def eta_records(profile: Profile | str, alphas, t1: float, t2: float, seeds, set
         raise ValueError(f"variant must be 'centroid' or 'pairwise', got {variant!r}")
     rows = []
     for a in alphas:
-        runs = students(profile, a, [t1, t2], seeds)
+        runs = students(profile, a, [t1, t2], seeds, feature_weight=feature_weight)
         for s in seeds:
             for split in splits:
                 dist = {}
@@ -145,3 +152,9 @@ def provenance(runs: dict, profile: str) -> pd.DataFrame:
 
 def machine() -> str:
     return f"{platform.machine()} {platform.processor() or ''} {torch.get_num_threads()} threads, torch {torch.__version__}"
+
+
+def ce_students(profile: Profile | str, seeds) -> dict[int, Run]:
+    """Students trained alone with cross-entropy on the labels (no teacher), one per seed: KD's baseline."""
+    prof = get_profile(profile) if isinstance(profile, str) else profile
+    return {s: train_teacher(student_config(prof, s)) for s in seeds}

@@ -17,8 +17,11 @@ from typing import Iterable
 
 import pandas as pd
 
-from .cache import cache_root
+from .cache import PACKAGE_DIR, Run, cache_root
 from .io import atomic_write_json
+
+# Claim records of runs made elsewhere (a GPU), committed with the metrics of every run they rest on.
+REFERENCE_DIR = PACKAGE_DIR.parent / "results"
 
 # key -> (the claim in the paper's words, reworded; where the paper shows it; the chapter that tests it)
 PAPER_CLAIMS: dict[str, tuple[str, str, str]] = {
@@ -53,6 +56,12 @@ PAPER_CLAIMS: dict[str, tuple[str, str, str]] = {
                                 "Table J.1: 6.46 points more from T=1 to T=64", "07_classwise_and_alpha"),
     "larger_alpha_worse_at_high_T": ("At T=64 the more smoothed teacher gives a worse student",
                                      "Table J.1: 70.435 vs 63.738", "07_classwise_and_alpha"),
+    "fd_ls_helps_at_T1": ("With feature distillation added to KD, a smoothed teacher still helps at T=1",
+                          "Table B.5: 83.794 vs 82.568 (CUB, ResNet-50 -> ResNet-50)", "12_feature_kd"),
+    "fd_ls_hurts_at_T3": ("With feature distillation added to KD, a smoothed teacher still hurts at T=3",
+                          "Table B.5: 81.739 vs 82.706", "12_feature_kd"),
+    "fd_ls_drops_more_T1_to_T3": ("With feature distillation, the smoothed teacher's student loses more from T=1 to T=3",
+                                  "Table B.5: 2.055 vs -0.138 points", "12_feature_kd"),
     "nmt_ls_helps_at_T1": ("Translation: at T=1 a smoothed teacher gives a better student",
                            "Table 5: +0.171 BLEU (En-De); B.2: +0.057 (En-Ru)", "11_translation"),
     "nmt_ls_drops_more_T1_to_T3": ("Translation: from T=1 to T=3 the smoothed teacher's student loses more",
@@ -82,22 +91,52 @@ def save_verdicts(chapter: str, profile: str, table: pd.DataFrame, runs: Iterabl
     return path
 
 
-def load_records(root: Path | None = None) -> list[dict]:
+def _read(base: Path, origin: str) -> list[dict]:
+    return [{**json.loads(p.read_text()), "origin": origin} for p in sorted(base.glob("*/*.json"))]
+
+
+def load_records(root: Path | None = None, reference: Path | None = REFERENCE_DIR) -> list[dict]:
+    """Claim records of the run cache, then the committed reference records for anything the cache lacks."""
     base = (root or cache_root()) / "claims"
-    return [json.loads(p.read_text()) for p in sorted(base.glob("*/*.json"))] if base.is_dir() else []
+    local = _read(base, "cache") if base.is_dir() else []
+    have = {(r["profile"], r["chapter"]) for r in local}
+    ref = [r for r in (_read(reference / "claims", "reference") if reference and (reference / "claims").is_dir() else [])
+           if (r["profile"], r["chapter"]) not in have]
+    return local + ref
 
 
-def ledger(root: Path | None = None, exclude: Iterable[str] = ("smoke",)) -> pd.DataFrame:
+def export_reference(profile: str, dest: Path = REFERENCE_DIR, root: Path | None = None) -> list[Path]:
+    """Copy a profile's claim records, and the config and metrics of every run they name, to ``dest``.
+
+    Weights stay behind: the records are evidence to read, not models to load.
+    """
+    written = []
+    for rec in (r for r in load_records(root, reference=None) if r["profile"] == profile):
+        rec = {k: v for k, v in rec.items() if k != "origin"}
+        for name in rec["runs"]:
+            run = Run((root or cache_root()) / name)
+            if not run.done:
+                raise FileNotFoundError(f"claim record {rec['chapter']} names run {name}, which is not in the cache")
+            atomic_write_json(dest / "runs" / f"{name}.json", {"config": run.config(), "metrics": run.metrics()})
+        path = dest / "claims" / profile / f"{rec['chapter']}.json"
+        atomic_write_json(path, rec)
+        written.append(path)
+    return written
+
+
+def ledger(root: Path | None = None, exclude: Iterable[str] = ("smoke",),
+           reference: Path | None = REFERENCE_DIR) -> pd.DataFrame:
     """One row per paper claim; per profile with records: our mean contrast, CI, seeds and verdict.
 
     The smoke profile only proves that chapters run, so its records are left out by default.
     """
-    records = [r for r in load_records(root) if r["profile"] not in set(exclude)]
+    records = [r for r in load_records(root, reference) if r["profile"] not in set(exclude)]
     profiles = sorted({r["profile"] for r in records})
     found: dict[tuple[str, str], dict] = {}
     for r in records:
         for row in r["rows"]:
-            found[(r["profile"], row["key"])] = {**row, "chapter": r["chapter"], "n runs": len(r["runs"])}
+            found[(r["profile"], row["key"])] = {**row, "chapter": r["chapter"], "n runs": len(r["runs"]),
+                                                 "origin": r.get("origin", "cache")}
     out = []
     for key, (claim, evidence, chapter) in PAPER_CLAIMS.items():
         row = {"claim": claim, "paper evidence": evidence, "chapter": chapter}
@@ -108,6 +147,7 @@ def ledger(root: Path | None = None, exclude: Iterable[str] = ("smoke",)) -> pd.
                 row[f"{prof}: ours"] = ""
                 continue
             row[f"{prof}: verdict"] = got["verdict"]
-            row[f"{prof}: ours"] = f"{got.get('ours: mean diff')} {got.get('95% CI', '')} (n={got.get('n seeds')})"
+            row[f"{prof}: ours"] = (f"{got.get('ours: mean diff')} {got.get('95% CI', '')} (n={got.get('n seeds')})"
+                                    + (" [reference record]" if got["origin"] == "reference" else ""))
         out.append(row)
     return pd.DataFrame(out)

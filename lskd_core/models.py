@@ -26,8 +26,23 @@ class Classifier(nn.Module):
         return self.fc(self.backbone(x))
 
 
-def _conv_bn(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+class StageReLU(nn.ReLU):
+    """The ReLU that closes a stage: feature distillation reads its input (the pre-ReLU features).
+
+    It remembers the batch norm before it, whose affine parameters give the
+    margin of Heo et al. The reference bypasses module registration so that
+    state dicts keep the same keys.
+    """
+
+    def __init__(self, bn: nn.BatchNorm2d) -> None:
+        super().__init__(inplace=False)
+        object.__setattr__(self, "bn", bn)
+
+
+def _conv_bn(cin: int, cout: int, stride: int = 1, stage: bool = False) -> nn.Sequential:
+    bn = nn.BatchNorm2d(cout)
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), bn,
+                         StageReLU(bn) if stage else nn.ReLU(inplace=True))
 
 
 class _Residual(nn.Module):
@@ -37,9 +52,10 @@ class _Residual(nn.Module):
                                   nn.BatchNorm2d(cout))
         self.skip = (nn.Identity() if stride == 1 and cin == cout else
                      nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)))
+        self.act = StageReLU(self.body[-1])
 
     def forward(self, x: Tensor) -> Tensor:
-        return torch.relu(self.body(x) + self.skip(x))
+        return self.act(self.body(x) + self.skip(x))
 
 
 def small_convnet(in_channels: int, num_classes: int, widths: tuple[int, ...] = (16, 32)) -> Classifier:
@@ -47,7 +63,7 @@ def small_convnet(in_channels: int, num_classes: int, widths: tuple[int, ...] = 
     layers: list[nn.Module] = []
     cin = in_channels
     for w in widths:
-        layers += [_conv_bn(cin, w), nn.MaxPool2d(2)]
+        layers += [_conv_bn(cin, w, stage=True), nn.MaxPool2d(2)]
         cin = w
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
     return Classifier(nn.Sequential(*layers), cin, num_classes)

@@ -83,6 +83,32 @@ def _optional_positive_int(name: str) -> Callable[[Any], None]:
     return check
 
 
+def _positive_int(name: str) -> Callable[[Any], None]:
+    def check(v: Any) -> None:
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ParameterError(f"{name}={v!r} must be an integer >= 1")
+    return check
+
+
+def _optional_epoch(v: Any) -> None:
+    if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
+        raise ParameterError(f"switch_epoch={v!r} must be an integer >= 0 or None (half the epochs)")
+
+
+def _choice(name: str, options: tuple[str, ...]) -> Callable[[Any], None]:
+    def check(v: Any) -> None:
+        if v not in options:
+            raise ParameterError(f"{name}={v!r} is unknown; valid: {', '.join(map(repr, options))}")
+    return check
+
+
+def _fraction(name: str) -> Callable[[Any], None]:
+    def check(v: Any) -> None:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 1:
+            raise ParameterError(f"{name}={v!r} must be a number in (0, 1]")
+    return check
+
+
 RULES: dict[str, Callable[[Any], None]] = {
     "profile": _profile,
     "alpha": _alpha,
@@ -102,6 +128,12 @@ RULES: dict[str, Callable[[Any], None]] = {
     "min_similar": _optional_positive_int("min_similar"),
     "classes": _class_names,
     "targets": lambda v: v is None or _class_names(v),
+    "feature_weight": _positive_number("feature_weight"),
+    "switch_temperatures": _number_list("switch_temperatures", _positive_number("temperature")),
+    "switch_epoch": _optional_epoch,
+    "confidence": _choice("confidence", ("label", "top")),
+    "num_bins": _positive_int("num_bins"),
+    "low_fraction": _fraction("low_fraction"),
     "teacher_arch": _arch("teacher_arch"),
     "student_arch": _arch("student_arch"),
 }

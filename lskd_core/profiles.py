@@ -46,7 +46,7 @@ PROFILES: dict[str, Profile] = {
         TrainConfig(**_FM, arch="resnet_m", num_epochs=30),
         TrainConfig(**_FM, arch="resnet_s", num_epochs=30),
         seeds=(0, 1, 2), temperatures=(1.0, 2.0, 3.0, 64.0), hardware="one GPU or a many-core CPU",
-        expected_wall="about 15 minutes on one H100; several hours on 2 CPU cores",
+        expected_wall="17 minutes on one H100 (measured; bench/gpu_reference.sh); many hours on 2 CPU cores",
         description="Full Fashion-MNIST (60,000 / 10,000), larger ResNets, 3 seeds."),
     # The paper's recipes (Appendix C). The data are brought by the user (data_root).
     "cifar100": Profile(

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from . import cache, dist, losses
+from . import cache, dist, feature_kd, losses
 from .data import MODULES
 from .data.prepared import TensorSplit, augment_batch, file_split, tensor_split
 from .io import atomic_torch_save, load_checkpoint
@@ -189,10 +189,22 @@ def validate_world(cfg: TrainConfig, world: int) -> None:
 
 
 @dataclass
+class FeatureTerm:
+    """Heo et al.'s feature loss for one student: its connectors, the teacher's margins and the weight."""
+
+    connectors: feature_kd.Connectors
+    margins: list[Tensor]
+    weight: float
+
+
+@dataclass
 class Member:
     name: str
     model: Classifier
     loss: Callable[[Tensor, Tensor, Tensor | None], Tensor]
+    # Nagarajan et al.'s switch: plain cross-entropy before this epoch, ``loss`` from it on.
+    kd_from_epoch: int = 0
+    feature: FeatureTerm | None = None
     optimizer: torch.optim.Optimizer = field(init=False)
     forward: nn.Module = field(init=False)  # the model, or its DDP wrapper under torchrun
     curves: dict[str, list] = field(default_factory=lambda: {
@@ -254,13 +266,20 @@ def _fit(members: list[Member], data: Data, cfg: TrainConfig, teacher: nn.Module
     """
     device, world, rank = _device(), dist.world_size(), dist.rank()
     validate_world(cfg, world)
+    with_features = any(m.feature for m in members)
+    if with_features and world > 1:
+        raise ValueError("feature distillation is not supported under torchrun yet; run it in one process")
     progress = progress and dist.is_main()
     for m in members:
         m.model.to(device)
+        params = list(m.model.parameters())
+        if m.feature:
+            m.feature.connectors.to(device)
+            m.feature.margins = [t.to(device) for t in m.feature.margins]
+            params += list(m.feature.connectors.parameters())
         if cfg.channels_last:
             m.model.to(memory_format=torch.channels_last)
-        m.optimizer = torch.optim.SGD(m.model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
-                                      weight_decay=cfg.weight_decay)
+        m.optimizer = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
         m.forward = m.model
         if world > 1:
             from torch.nn.parallel import DistributedDataParallel
@@ -273,6 +292,8 @@ def _fit(members: list[Member], data: Data, cfg: TrainConfig, teacher: nn.Module
         state = load_checkpoint(ckpt_path)
         for m, s in zip(members, state["members"]):
             m.model.load_state_dict(s["model"])
+            if m.feature:
+                m.feature.connectors.load_state_dict(s["connectors"])
             m.optimizer.load_state_dict(s["optimizer"])
             m.curves = s["curves"]
         start_epoch, wall = state["epoch"] + 1, state["wall_time_s"]
@@ -285,20 +306,28 @@ def _fit(members: list[Member], data: Data, cfg: TrainConfig, teacher: nn.Module
         sums = [0.0] * len(members)
         for m in members:
             m.model.train()
+            if m.feature:
+                m.feature.connectors.train()
         for b, (x, y, n_global) in enumerate(_batches(data.train, cfg, epoch, True, (rank, world))):
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             if cfg.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             lr = lr_at(cfg, epoch + b / steps)
             with _autocast(cfg, device):
-                t_logits = None
-                if teacher is not None:
+                t_logits, t_feats = None, None
+                # Before a switch (kd_from_epoch) no member reads the teacher; skip its forward.
+                if teacher is not None and any(epoch >= m.kd_from_epoch for m in members):
                     with torch.no_grad():
-                        t_logits = teacher(x).float()
+                        if with_features:
+                            with feature_kd.capture(teacher) as tap:
+                                t_logits = teacher(x).float()
+                            t_feats = tap.features()
+                        else:
+                            t_logits = teacher(x).float()
                 for i, m in enumerate(members):
                     for g in m.optimizer.param_groups:
                         g["lr"] = lr
-                    loss = m.loss(m.forward(x).float(), y, t_logits)
+                    loss = _member_loss(m, x, y, t_logits, t_feats, epoch)
                     if not dist.all_true(bool(torch.isfinite(loss)), device):
                         raise NonFiniteLoss(f"{m.name}: loss is {loss.item()} at epoch {epoch}, batch {b}; "
                                             f"the last good checkpoint ({ckpt_path}) is kept. Lower lr?")
@@ -324,11 +353,26 @@ def _fit(members: list[Member], data: Data, cfg: TrainConfig, teacher: nn.Module
             atomic_torch_save(ckpt_path, {
                 "epoch": epoch, "wall_time_s": wall,
                 "members": [{"model": m.model.state_dict(), "optimizer": m.optimizer.state_dict(),
-                             "curves": m.curves} for m in members]})
+                             "curves": m.curves,
+                             **({"connectors": m.feature.connectors.state_dict()} if m.feature else {})}
+                            for m in members]})
         dist.barrier()
         bar.set_postfix({m.name: f"{m.curves['test_top1'][-1]:.1f}" for m in members[:4]})
     bar.close()
     return wall
+
+
+def _member_loss(m: Member, x: Tensor, y: Tensor, t_logits: Tensor | None, t_feats: list[Tensor] | None,
+                 epoch: int) -> Tensor:
+    if epoch < m.kd_from_epoch:
+        return losses.ls_cross_entropy(m.forward(x).float(), y, 0.0)
+    if m.feature is None:
+        return m.loss(m.forward(x).float(), y, t_logits)
+    with feature_kd.capture(m.model) as tap:
+        z = m.forward(x).float()
+    s_feats, t_sel = m.feature.connectors(tap.features(), t_feats)
+    fd = feature_kd.feature_distance([f.float() for f in s_feats], [f.float() for f in t_sel], m.feature.margins)
+    return m.loss(z, y, t_logits) + m.feature.weight * fd
 
 
 def _summary(curves: dict[str, list]) -> dict:
@@ -381,28 +425,64 @@ def train_teacher(cfg: TrainConfig, progress: bool | None = None) -> cache.Run:
     return run
 
 
-def student_config_dict(cfg: TrainConfig, teacher: cache.Run, temperature: float, beta: float) -> dict:
-    return {"student": asdict(cfg), "teacher_run": teacher.path.name, "temperature": float(temperature),
+def student_config_dict(cfg: TrainConfig, teacher: cache.Run, temperature: float, beta: float,
+                        feature_weight: float = 0.0, kd_from_epoch: int = 0) -> dict:
+    conf = {"student": asdict(cfg), "teacher_run": teacher.path.name, "temperature": float(temperature),
             "beta": float(beta)}
+    # Variants enter the key only when used, so plain KD students keep theirs.
+    if feature_weight:
+        conf["feature_weight"] = float(feature_weight)
+    if kd_from_epoch:
+        conf["kd_from_epoch"] = int(kd_from_epoch)
+    return conf
+
+
+def check_variant(cfg: TrainConfig, teacher_cfg: TrainConfig, feature_weight: float, kd_from_epoch: int) -> None:
+    """Reject a bad variant before any training, the teacher's included."""
+    if not (feature_weight >= 0 and math.isfinite(feature_weight)):
+        raise ValueError(f"feature_weight must be finite and >= 0, got {feature_weight}")
+    if feature_weight:
+        for c in (cfg, teacher_cfg):
+            feature_kd.positions(build(c.arch, 3, 10, c.small_input))
+    if not 0 <= kd_from_epoch < cfg.num_epochs:
+        raise ValueError(f"kd_from_epoch must lie in [0, num_epochs={cfg.num_epochs}), got {kd_from_epoch}")
+
+
+def _feature_term(student: Classifier, teacher: Classifier, data: Data, weight: float, seed: int) -> FeatureTerm:
+    probe = data.train.x[:2] if isinstance(data.train, TensorSplit) else data.train[0][0][None].repeat(2, 1, 1, 1)
+    torch.manual_seed(seed + 104_729)  # connector weights depend on the seed alone, like the model's
+    conn = feature_kd.build_connectors(student, teacher, probe)
+    all_margins = feature_kd.margins(teacher)
+    return FeatureTerm(conn, [all_margins[j] for _, j in conn.pairs], weight)
 
 
 def train_students(teacher_cfg: TrainConfig, student_cfg: TrainConfig, temperatures, beta: float = 0.0,
-                   progress: bool | None = None) -> dict[float, cache.Run]:
+                   progress: bool | None = None, feature_weight: float = 0.0,
+                   kd_from_epoch: int = 0) -> dict[float, cache.Run]:
     """KD students of one teacher at several temperatures, in one shared pass.
 
     Students found in the cache are served from it; the missing ones train
     together. Each student's result equals a solo run with the same seed.
+
+    Two variants apply to the whole sweep: ``feature_weight > 0`` adds Heo et
+    al.'s feature loss (``lskd_core.feature_kd``) with that weight, and
+    ``kd_from_epoch > 0`` trains with cross-entropy before switching to KD at
+    that epoch (Nagarajan et al. 2023).
     """
     temps = check_temperatures(temperatures)
     progress = _progress_default() if progress is None else progress
     student_cfg.validate()
+    check_variant(student_cfg, teacher_cfg, feature_weight, kd_from_epoch)
     validate_world(student_cfg, dist.init())
     if student_cfg.alpha != 0.0:
         raise ValueError("students learn from the teacher's soft targets; set the student's alpha to 0")
     if student_cfg.dataset != teacher_cfg.dataset:
         raise ValueError("teacher and student must use the same data set")
     teacher_run = train_teacher(teacher_cfg, progress)
-    runs = {t: cache.run_dir("student", student_config_dict(student_cfg, teacher_run, t, beta)) for t in temps}
+    def conf_for(t: float) -> dict:
+        return student_config_dict(student_cfg, teacher_run, t, beta, feature_weight, kd_from_epoch)
+
+    runs = {t: cache.run_dir("student", conf_for(t)) for t in temps}
     todo = [t for t in temps if not runs[t].done]
     if not todo:
         return runs
@@ -410,7 +490,10 @@ def train_students(teacher_cfg: TrainConfig, student_cfg: TrainConfig, temperatu
     teacher = build(teacher_cfg.arch, data.in_channels, data.num_classes, teacher_cfg.small_input)
     teacher.load_state_dict(teacher_run.state_dict())
     members = [Member(f"T={t:g}", _new_model(student_cfg, data),
-                      (lambda z, y, tz, _t=t: losses.kd_loss(z, tz, _t, y, beta))) for t in todo]
+                      (lambda z, y, tz, _t=t: losses.kd_loss(z, tz, _t, y, beta)), kd_from_epoch) for t in todo]
+    if feature_weight:
+        for m in members:
+            m.feature = _feature_term(m.model, teacher, data, feature_weight, student_cfg.seed)
     # The work folder's name covers the todo list, so a resumed sweep finds its own checkpoint.
     work = cache.run_dir("sweep", {"students": [runs[t].path.name for t in todo]})
     work.path.mkdir(parents=True, exist_ok=True)
@@ -420,11 +503,11 @@ def train_students(teacher_cfg: TrainConfig, student_cfg: TrainConfig, temperatu
         dist.barrier()
         return runs
     for t, m in zip(todo, members):
-        conf = student_config_dict(student_cfg, teacher_run, t, beta)
         rec = _record("student", student_cfg, wall, m, {
             "temperature": t, "beta": beta, "teacher_alpha": teacher_cfg.alpha, "teacher_run": teacher_run.path.name,
-            "teacher_arch": teacher_cfg.arch, "sweep_size": len(todo)})
-        cache.finish_run(runs[t], conf, rec, m.model.state_dict())
+            "teacher_arch": teacher_cfg.arch, "sweep_size": len(todo), "feature_weight": feature_weight,
+            "kd_from_epoch": kd_from_epoch})
+        cache.finish_run(runs[t], conf_for(t), rec, m.model.state_dict())
     (work.path / "checkpoint.pt").unlink(missing_ok=True)
     work.path.rmdir()
     dist.barrier()

@@ -169,6 +169,15 @@ def eta_claims(records, ls_alpha: float = 0.1, plain_alpha: float = 0.0, paper_t
     return pd.DataFrame(rows)
 
 
+FD_CLAIMS: tuple[Claim, ...] = (
+    Claim("fd_ls_helps_at_T1", "With feature distillation, T=1: the LS teacher gives a better student",
+          _diff((0.1, 1), (0.0, 1))),
+    Claim("fd_ls_hurts_at_T3", "With feature distillation, T=3: the LS teacher gives a worse student",
+          _diff((0.0, 3), (0.1, 3))),
+    Claim("fd_ls_drops_more_T1_to_T3",
+          "With feature distillation, the LS teacher's student loses more from T=1 to T=3", _drop_more(1, 3)),
+)
+
 NMT_CLAIMS: tuple[Claim, ...] = (
     Claim("nmt_ls_helps_at_T1", "Translation, T=1: the LS teacher gives a better student (BLEU)",
           _diff((0.1, 1), (0.0, 1))),

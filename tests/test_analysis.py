@@ -276,3 +276,41 @@ def test_wordnet_is_verified_against_its_manifest(tmp_path):
     (tmp_path / "data.noun").unlink()
     with pytest.raises(DataError, match="missing file"):
         verify(tmp_path)
+
+
+# ---------------------------------------------------------------- deviations (Nagarajan et al. 2023)
+
+
+def test_confidences_match_numpy():
+    from lskd_core.analysis import deviations as dv
+
+    rng = np.random.default_rng(0)
+    z, y = rng.normal(size=(50, 6)) * 3, rng.integers(0, 6, 50)
+    p = np.exp(z - z.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    zt, yt = torch.from_numpy(z), torch.from_numpy(y)
+    np.testing.assert_allclose(dv.label_confidence(zt, yt).numpy(), p[np.arange(50), y], rtol=1e-12)
+    np.testing.assert_allclose(dv.confidence(zt, yt, "top").numpy(), p.max(1), rtol=1e-12)
+    with pytest.raises(ValueError, match="'label' or 'top'"):
+        dv.confidence(zt, yt, "mean")
+
+
+def test_binned_means_and_low_confidence_gap_match_a_loop():
+    from lskd_core.analysis import deviations as dv
+
+    rng = np.random.default_rng(1)
+    t = rng.uniform(size=103)
+    t[:10] = 0.5  # ties are broken by example order
+    s = np.clip(t + rng.normal(scale=0.1, size=103), 0, 1)
+    order = sorted(range(103), key=lambda i: (t[i], i))
+    bins = [[] for _ in range(7)]
+    for rank, i in enumerate(order):
+        bins[rank * 7 // 103].append(i)
+    tm, sm = dv.binned_means(torch.from_numpy(t), torch.from_numpy(s), 7)
+    np.testing.assert_allclose(tm.numpy(), [t[b].mean() for b in bins], rtol=1e-12)
+    np.testing.assert_allclose(sm.numpy(), [s[b].mean() for b in bins], rtol=1e-12)
+    low = order[:10]  # round(0.1 * 103) = 10 least confident
+    assert dv.low_confidence_gap(torch.from_numpy(t), torch.from_numpy(s), 0.1) == pytest.approx(
+        float(np.mean(t[low] - s[low])), rel=1e-12)
+    with pytest.raises(ValueError):
+        dv.rank_bins(torch.from_numpy(t), 0)

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from lskd_core.ledger import PAPER_CLAIMS, ledger, load_records, save_verdicts
+from lskd_core.ledger import PAPER_CLAIMS, export_reference, ledger, load_records, save_verdicts
 
 
 def _table(verdict, mean):
@@ -12,10 +12,10 @@ def _table(verdict, mean):
 
 
 def test_ledger_follows_the_records(tmp_path):
-    empty = ledger(tmp_path)
+    empty = ledger(tmp_path, reference=None)
     assert len(empty) == len(PAPER_CLAIMS) and list(empty.columns) == ["claim", "paper evidence", "chapter"]
     save_verdicts("03_student_grid", "tiny", _table("supported", 1.5), ["student-a", "student-b"], root=tmp_path)
-    a = ledger(tmp_path).set_index("chapter")
+    a = ledger(tmp_path, reference=None).set_index("chapter")
     row = a.loc["03_student_grid"]
     hurt = row[row.claim.str.startswith("At T=3")].iloc[0]
     assert hurt["tiny: verdict"] == "supported" and "1.5" in hurt["tiny: ours"]
@@ -23,11 +23,11 @@ def test_ledger_follows_the_records(tmp_path):
     # A changed record changes the ledger; a second profile adds columns.
     save_verdicts("03_student_grid", "tiny", _table("inconclusive", -0.2), ["student-a"], root=tmp_path)
     save_verdicts("03_student_grid", "small", _table("supported", 2.0), ["student-c"], root=tmp_path)
-    b = ledger(tmp_path)
+    b = ledger(tmp_path, reference=None)
     hurt_b = b[b.claim.str.startswith("At T=3")].iloc[0]
     assert hurt_b["tiny: verdict"] == "inconclusive" and "-0.2" in hurt_b["tiny: ours"]
     assert hurt_b["small: verdict"] == "supported"
-    assert {r["profile"] for r in load_records(tmp_path)} == {"tiny", "small"}
+    assert {r["profile"] for r in load_records(tmp_path, reference=None)} == {"tiny", "small"}
 
 
 def test_unknown_claim_keys_are_refused(tmp_path):
@@ -38,7 +38,35 @@ def test_unknown_claim_keys_are_refused(tmp_path):
         save_verdicts("03_student_grid", "tiny", bad.drop(columns="key"), root=tmp_path)
 
 
-def test_smoke_records_stay_out_of_the_ledger(tmp_path):
+def test_smoke_records_stay_out_of_the_ledger(tmp_path, reference=None):
     save_verdicts("03_student_grid", "smoke", _table("supported", 9.0), root=tmp_path)
-    assert not any(c.startswith("smoke") for c in ledger(tmp_path).columns)
-    assert any(c.startswith("smoke") for c in ledger(tmp_path, exclude=()).columns)
+    assert not any(c.startswith("smoke") for c in ledger(tmp_path, reference=None).columns)
+    assert any(c.startswith("smoke") for c in ledger(tmp_path, exclude=(), reference=None).columns)
+
+
+def test_reference_records_fill_in_for_a_missing_profile(tmp_path):
+    import json
+
+    from lskd_core.cache import finish_run, Run
+
+    cache = tmp_path / "cache"
+    run = Run(cache / "student-x")
+    finish_run(run, {"arch": "resnet_s"}, {"final_top1": 91.0, "hardware": {"device": "cuda"}}, {})
+    save_verdicts("03_student_grid", "small", _table("supported", 2.0), ["student-x"], root=cache)
+    ref = tmp_path / "results"
+    written = export_reference("small", ref, root=cache)
+    assert [p.name for p in written] == ["03_student_grid.json"]
+    assert json.loads((ref / "runs" / "student-x.json").read_text())["metrics"]["final_top1"] == 91.0
+    # A fresh cache has no record of its own: the reference one is shown, and marked.
+    fresh = tmp_path / "fresh"
+    row = ledger(fresh, reference=ref).set_index("chapter").loc["03_student_grid"]
+    hurt = row[row.claim.str.startswith("At T=3")].iloc[0]
+    assert hurt["small: verdict"] == "supported" and "[reference record]" in hurt["small: ours"]
+    # A record in the cache wins over the reference for the same profile and chapter.
+    save_verdicts("03_student_grid", "small", _table("inconclusive", -1.0), ["student-x"], root=fresh)
+    row = ledger(fresh, reference=ref).set_index("chapter").loc["03_student_grid"]
+    assert row[row.claim.str.startswith("At T=3")].iloc[0]["small: verdict"] == "inconclusive"
+    # A record that names a run missing from the cache cannot be exported.
+    save_verdicts("03_student_grid", "small", _table("supported", 2.0), ["student-gone"], root=cache)
+    with pytest.raises(FileNotFoundError, match="student-gone"):
+        export_reference("small", tmp_path / "other", root=cache)
