@@ -158,3 +158,12 @@ def ce_students(profile: Profile | str, seeds) -> dict[int, Run]:
     """Students trained alone with cross-entropy on the labels (no teacher), one per seed: KD's baseline."""
     prof = get_profile(profile) if isinstance(profile, str) else profile
     return {s: train_teacher(student_config(prof, s)) for s in seeds}
+
+
+def final_top1(runs_by_alpha: dict[float, dict[tuple[int, float], Run]]) -> dict[tuple[float, float], dict[int, float]]:
+    """``{alpha: {(seed, T): run}}`` -> ``{(alpha, T): {seed: final top-1}}``, the input of the verdicts."""
+    out: dict[tuple[float, float], dict[int, float]] = {}
+    for a, runs in runs_by_alpha.items():
+        for (s, t), r in runs.items():
+            out.setdefault((float(a), float(t)), {})[s] = r.metrics()["final_top1"]
+    return out

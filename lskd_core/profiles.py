@@ -36,11 +36,11 @@ PROFILES: dict[str, Profile] = {
         description="Proves every chapter runs end to end; its numbers mean nothing."),
     "tiny": Profile(
         "tiny",
-        TrainConfig(**_FM, arch="resnet_s", n_train=8000, n_test=2000, num_epochs=8),
-        TrainConfig(**_FM, arch="convnet_s", n_train=8000, n_test=2000, num_epochs=6),
+        TrainConfig(**_FM, arch="resnet_s", n_train=5000, n_test=2000, num_epochs=8),
+        TrainConfig(**_FM, arch="convnet_s", n_train=5000, n_test=2000, num_epochs=6),
         seeds=(0, 1, 2), temperatures=(1.0, 2.0, 3.0, 64.0), hardware="2 CPU cores",
         expected_wall="the whole book in under 20 minutes",
-        description="Fashion-MNIST subset (8,000 train / 2,000 test), small ResNet teacher, small CNN student."),
+        description="Fashion-MNIST subset (5,000 train / 2,000 test), small ResNet teacher, small CNN student."),
     "small": Profile(
         "small",
         TrainConfig(**_FM, arch="resnet_m", num_epochs=30),

@@ -70,3 +70,15 @@ def test_reference_records_fill_in_for_a_missing_profile(tmp_path):
     save_verdicts("03_student_grid", "small", _table("supported", 2.0), ["student-gone"], root=cache)
     with pytest.raises(FileNotFoundError, match="student-gone"):
         export_reference("small", tmp_path / "other", root=cache)
+
+
+def test_final_top1_keeps_every_temperature_apart(tmp_path):
+    from lskd_core.cache import Run, finish_run
+    from lskd_core.experiments import final_top1
+
+    runs = {}
+    for (a, s, t), acc in {(0.0, 0, 1.0): 70.0, (0.0, 0, 3.0): 60.0, (0.0, 1, 1.0): 71.0, (0.1, 0, 1.0): 65.0}.items():
+        run = Run(tmp_path / f"student-{a}-{s}-{t}")
+        finish_run(run, {}, {"final_top1": acc}, {})
+        runs.setdefault(a, {})[(s, t)] = run
+    assert final_top1(runs) == {(0.0, 1.0): {0: 70.0, 1: 71.0}, (0.0, 3.0): {0: 60.0}, (0.1, 1.0): {0: 65.0}}
