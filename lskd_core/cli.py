@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 
@@ -103,8 +104,12 @@ def _cmd_nmt(a: argparse.Namespace) -> int:
         out = pipeline.prepare(cfg)
         print(f"prepared {out}: {json.loads((out / 'done.json').read_text())['used_counts']}")
         return 0
-    for row in pipeline.run_grid(cfg, a.alphas, a.temperatures, a.seeds):
-        print(json.dumps({k: row[k] for k in ("model", "alpha", "T", "seed", "bleu")}))
+    t0 = time.perf_counter()
+    rows = pipeline.run_grid(cfg, a.alphas, a.temperatures, a.seeds, jobs=a.jobs)
+    for row in rows:
+        print(json.dumps({k: row[k] for k in ("model", "alpha", "T", "seed", "bleu", "chrf")}))
+    if a.export:
+        print(f"wrote {pipeline.export_reference(a.profile, rows, cfg, time.perf_counter() - t0, Path(a.export))}")
     return 0
 
 
@@ -180,6 +185,9 @@ def parser() -> argparse.ArgumentParser:
             q.add_argument("--alphas", type=float, nargs="+", default=[0.0, 0.1])
             q.add_argument("--temperatures", type=float, nargs="+", default=[1.0, 2.0, 3.0, 64.0])
             q.add_argument("--seeds", type=int, nargs="+", default=[0])
+            q.add_argument("--jobs", type=int, default=1, help="fairseq processes side by side (GPU: 8-16)")
+            q.add_argument("--export", metavar="DIR", help="also write the rows to DIR/<profile>.json "
+                                                          "(results/nmt is what the book reads)")
         q.set_defaults(func=_cmd_nmt)
 
     rl = sub.add_parser("runs", help="the run cache")

@@ -150,3 +150,76 @@ def test_iwslt_loader_on_the_real_layout(tmp_path):
         iwslt.load(root, "en", "de")
     with pytest.raises(DataError, match="unpack"):
         iwslt.load(tmp_path / "empty", "en", "ru")
+
+
+def test_fairseq_runs_on_the_cpu_unless_a_gpu_is_there_and_allowed(monkeypatch):
+    from lskd_core.nmt import pipeline
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.delenv("LSKD_DEVICE", raising=False)
+    assert pipeline._device_args() == []
+    monkeypatch.setenv("LSKD_DEVICE", "cpu")
+    assert pipeline._device_args() == ["--cpu"]
+    monkeypatch.delenv("LSKD_DEVICE")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert pipeline._device_args() == ["--cpu"] and pipeline.hardware().startswith("CPU")
+
+
+def _fake_steps(monkeypatch, tmp_path):
+    """Replace the fairseq steps by stand-ins whose scores say which teacher a student learnt from."""
+    import json
+    import time
+
+    from lskd_core.nmt import pipeline
+
+    monkeypatch.setattr(pipeline, "prepare", lambda cfg: tmp_path)
+
+    def train(cfg, data, teacher=None, threads=None):
+        name = f"a{cfg.alpha}" if teacher is None else f"{teacher.parent.name}-T{cfg.temperature}-s{cfg.seed}"
+        time.sleep(0.01 * (cfg.seed + 1))  # finish out of order under jobs > 1
+        d = tmp_path / name
+        d.mkdir(exist_ok=True)
+        (d / "done.json").write_text(json.dumps({"wall_time_s": 1.0}))
+        return d / "checkpoint_last.pt"
+
+    def bleu(ckpt, data, cfg, split="test", threads=None):
+        teacher_alpha = float(ckpt.parent.name.split("-")[0][1:])
+        return {"bleu": 10 * teacher_alpha + (cfg.temperature or 0) + 0.01 * cfg.seed, "chrf": 0.0}
+
+    monkeypatch.setattr(pipeline, "train", train)
+    monkeypatch.setattr(pipeline, "bleu", bleu)
+    return pipeline
+
+
+def test_run_grid_rows_are_the_same_in_any_number_of_jobs(monkeypatch, tmp_path):
+    pipeline = _fake_steps(monkeypatch, tmp_path)
+    base = pipeline.NMT_PROFILES["smoke"]
+    one = pipeline.run_grid(base, [0.0, 0.1], [1, 3], [0, 1], jobs=1)
+    four = pipeline.run_grid(base, [0.0, 0.1], [1, 3], [0, 1], jobs=4)
+    assert one == four
+    assert [(r["model"], r["alpha"], r["T"], r["seed"]) for r in one[:3]] == [
+        ("teacher", 0.0, None, 0), ("student", 0.0, 1.0, 0), ("student", 0.0, 3.0, 0)]
+    # every student row carries its own teacher's alpha and was scored on that teacher's student
+    cells = pipeline.bleu_cells(one)
+    assert cells == {(a, t): {s: 10 * a + t + 0.01 * s for s in (0, 1)} for a in (0.0, 0.1) for t in (1.0, 3.0)}
+    with pytest.raises(ValueError, match="jobs"):
+        pipeline.run_grid(base, [0.0], [1], [0], jobs=0)
+
+
+def test_reference_grid_round_trip_feeds_the_verdicts(monkeypatch, tmp_path):
+    pytest.importorskip("fairseq")
+    from lskd_core.verdicts import NMT_CLAIMS, evaluate_claims
+
+    pipeline = _fake_steps(monkeypatch, tmp_path / "steps")
+    (tmp_path / "steps").mkdir()
+    base = pipeline.NMT_PROFILES["smoke"]
+    rows = pipeline.run_grid(base, [0.0, 0.1], [1, 3, 64], [0, 1, 2])
+    assert pipeline.load_reference("smoke", tmp_path / "ref") is None
+    pipeline.export_reference("smoke", rows, base, 12.5, tmp_path / "ref")
+    ref = pipeline.load_reference("smoke", tmp_path / "ref")
+    assert ref["rows"] == rows and ref["grid_wall_s"] == 12.5 and ref["config"]["n_train"] == base.n_train
+    v = evaluate_claims(pipeline.bleu_cells(ref["rows"]), [0, 1, 2], NMT_CLAIMS, paper_tables=("5",)).set_index("key")
+    # stand-in scores: the alpha=0.1 student is 1 BLEU better at every T, so the T=1 claim holds exactly
+    assert v.loc["nmt_ls_helps_at_T1", "ours: mean diff"] == pytest.approx(1.0)
+    # ... and T=64 scores 63 more than T=1, so "high T hurts" is contradicted
+    assert v.loc["nmt_high_T_hurts", "verdict"] == "not supported"

@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from ..io import atomic_write_json
 from . import corpus as corpus_mod
 
 PLUGIN_DIR = Path(__file__).resolve().parent / "fairseq_plugin"
+# Grids run on another machine (a GPU) and committed, like the image reference records.
+REFERENCE_DIR = cache.PACKAGE_DIR.parent / "results" / "nmt"
 
 
 @dataclass(frozen=True)
@@ -75,8 +78,34 @@ def _require_fairseq() -> None:
                           "(see README, 'Translation')")
 
 
-def _run(module: str, args: list[str], log: Path) -> None:
-    env = {**os.environ, "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1", "OMP_NUM_THREADS": str(os.cpu_count() or 1)}
+def use_cuda() -> bool:
+    """fairseq runs on the GPU when there is one; ``LSKD_DEVICE=cpu`` forces the CPU.
+
+    The device is not part of a run's key: like the image runs, a translation
+    run records the hardware it ran on (``hardware()``) instead.
+    """
+    if os.environ.get("LSKD_DEVICE", "").lower() == "cpu":
+        return False
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def hardware() -> str:
+    import torch
+
+    if use_cuda():
+        return f"{torch.cuda.get_device_name(0)} (torch {torch.__version__})"
+    return f"CPU, {os.cpu_count()} cores (torch {torch.__version__})"
+
+
+def _device_args() -> list[str]:
+    return [] if use_cuda() else ["--cpu"]
+
+
+def _run(module: str, args: list[str], log: Path, threads: int | None = None) -> None:
+    threads = threads or os.cpu_count() or 1
+    env = {**os.environ, "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1", "OMP_NUM_THREADS": str(threads)}
     with open(log, "a") as fh:
         r = subprocess.run([sys.executable, "-m", module, *args], stdout=fh, stderr=subprocess.STDOUT, env=env)
     if r.returncode:
@@ -150,7 +179,7 @@ def _arch_args(cfg: NMTConfig) -> list[str]:
             "--dropout", str(cfg.dropout)]
 
 
-def train(cfg: NMTConfig, data: Path, teacher: Path | None = None) -> Path:
+def train(cfg: NMTConfig, data: Path, teacher: Path | None = None, threads: int | None = None) -> Path:
     """A teacher (``label_smoothed_cross_entropy`` at ``alpha``) or a KD student of ``teacher``."""
     cfg.validate()
     if (cfg.temperature is None) != (teacher is None):
@@ -172,14 +201,16 @@ def train(cfg: NMTConfig, data: Path, teacher: Path | None = None) -> Path:
                                "--adam-betas", "(0.9, 0.98)", "--lr", str(cfg.lr), "--lr-scheduler",
                                "inverse_sqrt", "--warmup-updates", str(cfg.warmup_updates), "--weight-decay", "0.0",
                                "--max-tokens", str(cfg.max_tokens), "--max-epoch", str(cfg.max_epoch),
-                               "--seed", str(cfg.seed), "--cpu", "--no-epoch-checkpoints", "--no-progress-bar",
-                               "--log-format", "simple", "--save-dir", str(out), "--num-workers", "0"],
-         out / "log.txt")
-    atomic_write_json(out / "done.json", {"config": conf, "wall_time_s": time.perf_counter() - t0})
+                               "--seed", str(cfg.seed), *_device_args(), "--no-epoch-checkpoints",
+                               "--no-progress-bar", "--log-format", "simple", "--save-dir", str(out),
+                               "--num-workers", "0"],
+         out / "log.txt", threads)
+    atomic_write_json(out / "done.json", {"config": conf, "wall_time_s": time.perf_counter() - t0,
+                                          "hardware": hardware()})
     return ckpt
 
 
-def bleu(ckpt: Path, data: Path, cfg: NMTConfig, split: str = "test") -> dict:
+def bleu(ckpt: Path, data: Path, cfg: NMTConfig, split: str = "test", threads: int | None = None) -> dict:
     """Beam-search translations of ``split`` scored with sacrebleu on detokenised text (cached)."""
     import sacrebleu
 
@@ -191,11 +222,11 @@ def bleu(ckpt: Path, data: Path, cfg: NMTConfig, split: str = "test") -> dict:
     t0 = time.perf_counter()
     shards = ["--num-shards", str(cfg.gen_shards), "--shard-id", "0"] if cfg.gen_shards > 1 else []
     _run("fairseq_cli.generate", [str(data / "bin"), "--path", str(ckpt), "--gen-subset", split, *shards,
-                                  "--beam", str(cfg.beam), "--batch-size", "256", "--cpu",
+                                  "--beam", str(cfg.beam), "--batch-size", "256", *_device_args(),
                                   # an undertrained model may babble to the default length limit
                                   "--max-len-a", "1.5", "--max-len-b", "10",
                                   "--post-process", "sentencepiece", "--no-progress-bar"],
-         log)
+         log, threads)
     hyps, refs = {}, {}
     for line in log.read_text().splitlines():
         if line.startswith("H-"):
@@ -212,29 +243,75 @@ def bleu(ckpt: Path, data: Path, cfg: NMTConfig, split: str = "test") -> dict:
     chrf = sacrebleu.corpus_chrf(hyp_list, ref_list)
     result = {"bleu": score.score, "chrf": chrf.score, "sentences": len(ids),
               "signature": str(score.format(signature=True)),
-              "wall_time_s": time.perf_counter() - t0}
+              "wall_time_s": time.perf_counter() - t0, "hardware": hardware()}
     atomic_write_json(out, result)
     return result
 
 
-def run_grid(base: NMTConfig, alphas, temperatures, seeds) -> list[dict]:
-    """Teachers at every alpha (seed 0) and their students at every T and seed: one row per model."""
+def _row(model: str, cfg: NMTConfig, ckpt: Path, data: Path, threads: int | None) -> dict:
+    return {"model": model, "alpha": cfg.alpha if model == "teacher" else None, "T": cfg.temperature,
+            "seed": cfg.seed, **bleu(ckpt, data, cfg, threads=threads),
+            "train_s": json.loads((ckpt.parent / "done.json").read_text())["wall_time_s"]}
+
+
+def run_grid(base: NMTConfig, alphas, temperatures, seeds, jobs: int = 1) -> list[dict]:
+    """Teachers at every alpha (seed 0) and their students at every T and seed: one row per model.
+
+    ``jobs`` runs that many fairseq processes side by side (teachers first,
+    then students); each step is cached on its own, so the rows do not depend
+    on ``jobs``. On a GPU the processes share the device, which small models
+    leave mostly idle when run one at a time.
+    """
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}")
     data = prepare(base)
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    tcfgs = [replace(base, alpha=float(a), seed=0) for a in alphas]
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        t_ckpts = list(pool.map(lambda c: train(c, data, threads=threads), tcfgs))
+        teacher_rows = list(pool.map(lambda ct: _row("teacher", ct[0], ct[1], data, threads), zip(tcfgs, t_ckpts)))
+
+        def student(job):
+            a, t_ckpt, s, t = job
+            scfg = replace(base, alpha=0.0, temperature=float(t), seed=s, max_epoch=base.student_epochs or base.max_epoch)
+            return {**_row("student", scfg, train(scfg, data, t_ckpt, threads=threads), data, threads),
+                    "alpha": float(a)}
+
+        jobs_list = [(a, c, s, t) for a, c in zip(alphas, t_ckpts) for s in seeds for t in temperatures]
+        student_rows = list(pool.map(student, jobs_list))
     rows = []
-    for a in alphas:
-        tcfg = replace(base, alpha=float(a), seed=0)
-        t_ckpt = train(tcfg, data)
-        rows.append({"model": "teacher", "alpha": float(a), "T": None, "seed": 0, **bleu(t_ckpt, data, tcfg),
-                     "train_s": json.loads((t_ckpt.parent / "done.json").read_text())["wall_time_s"]})
-        for s in seeds:
-            for t in temperatures:
-                scfg = replace(base, alpha=0.0, temperature=float(t), seed=s,
-                               max_epoch=base.student_epochs or base.max_epoch)
-                ckpt = train(scfg, data, t_ckpt)
-                rows.append({"model": "student", "alpha": float(a), "T": float(t), "seed": s,
-                             **bleu(ckpt, data, scfg),
-                             "train_s": json.loads((ckpt.parent / "done.json").read_text())["wall_time_s"]})
+    for i, a in enumerate(alphas):
+        rows.append(teacher_rows[i])
+        rows.extend(r for r, j in zip(student_rows, jobs_list) if j[0] == a)
     return rows
+
+
+def export_reference(profile: str, rows: list[dict], cfg: NMTConfig, wall_s: float,
+                     dest: Path = REFERENCE_DIR) -> Path:
+    """Write a grid's rows, with its configuration and hardware, to ``dest/<profile>.json`` (to commit)."""
+    import fairseq
+
+    out = Path(dest) / f"{profile}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out, {"profile": profile, "config": asdict(cfg), "code": cache.code_version(),
+                            "fairseq": fairseq.__version__, "hardware": hardware(), "grid_wall_s": wall_s,
+                            "exported": time.strftime("%Y-%m-%d %H:%M:%S"), "rows": rows})
+    return out
+
+
+def load_reference(profile: str, root: Path = REFERENCE_DIR) -> dict | None:
+    """The committed grid of ``profile``, or None when there is none."""
+    p = Path(root) / f"{profile}.json"
+    return json.loads(p.read_text()) if p.is_file() else None
+
+
+def bleu_cells(rows: list[dict], metric: str = "bleu") -> dict[tuple[float, float], dict[int, float]]:
+    """Student rows -> ``{(alpha, T): {seed: score}}``, the input of ``verdicts.evaluate_claims``."""
+    out: dict[tuple[float, float], dict[int, float]] = {}
+    for r in rows:
+        if r["model"] == "student":
+            out.setdefault((float(r["alpha"]), float(r["T"])), {})[int(r["seed"])] = float(r[metric])
+    return out
 
 
 # One NMT configuration per book profile (the image profiles live in lskd_core.profiles).
@@ -246,8 +323,10 @@ NMT_PROFILES: dict[str, NMTConfig] = {
     # chapter says so and reports chrF beside it.
     "tiny": NMTConfig(n_train=4000, vocab_size=1000, embed_dim=64, ffn_dim=128, layers=1, heads=2, max_epoch=5,
                       student_epochs=2, lr=2e-3, warmup_updates=50, max_tokens=2048, beam=1, gen_shards=2),
+    # Meant for one GPU (bench/gpu_nmt.sh: 2 teachers and 24 students, 12 fairseq processes side by
+    # side); the whole gettext corpus and a 3-layer Transformer. Not yet run: its runtime is unmeasured.
     "small": NMTConfig(n_train=None, vocab_size=4000, embed_dim=256, ffn_dim=1024, layers=3, heads=4,
-                       dropout=0.3, max_epoch=40, lr=5e-4, warmup_updates=1000),
+                       dropout=0.3, max_epoch=20, lr=1e-3, warmup_updates=400, max_tokens=8192),
     # The paper's IWSLT recipe (Appendix C, after Shen et al. 2021): transformer_iwslt_de_en sizes,
     # Adam lr 5e-4, dropout 0.3, weight decay 0, max tokens 4096.
     "iwslt": NMTConfig(n_train=None, vocab_size=10000, embed_dim=512, ffn_dim=1024, layers=6, heads=4,
