@@ -185,7 +185,7 @@ def parser() -> argparse.ArgumentParser:
             q.add_argument("--alphas", type=float, nargs="+", default=[0.0, 0.1])
             q.add_argument("--temperatures", type=float, nargs="+", default=[1.0, 2.0, 3.0, 64.0])
             q.add_argument("--seeds", type=int, nargs="+", default=[0])
-            q.add_argument("--jobs", type=int, default=1, help="fairseq processes side by side (GPU: 8-16)")
+            q.add_argument("--jobs", type=int, help="fairseq processes side by side (default: one per CPU core)")
             q.add_argument("--export", metavar="DIR", help="also write the rows to DIR/<profile>.json "
                                                           "(results/nmt is what the book reads)")
         q.set_defaults(func=_cmd_nmt)

@@ -174,7 +174,7 @@ def _fake_steps(monkeypatch, tmp_path):
 
     monkeypatch.setattr(pipeline, "prepare", lambda cfg: tmp_path)
 
-    def train(cfg, data, teacher=None, threads=None):
+    def train(cfg, data, teacher=None):
         name = f"a{cfg.alpha}" if teacher is None else f"{teacher.parent.name}-T{cfg.temperature}-s{cfg.seed}"
         time.sleep(0.01 * (cfg.seed + 1))  # finish out of order under jobs > 1
         d = tmp_path / name
@@ -182,7 +182,7 @@ def _fake_steps(monkeypatch, tmp_path):
         (d / "done.json").write_text(json.dumps({"wall_time_s": 1.0}))
         return d / "checkpoint_last.pt"
 
-    def bleu(ckpt, data, cfg, split="test", threads=None):
+    def bleu(ckpt, data, cfg, split="test"):
         teacher_alpha = float(ckpt.parent.name.split("-")[0][1:])
         return {"bleu": 10 * teacher_alpha + (cfg.temperature or 0) + 0.01 * cfg.seed, "chrf": 0.0}
 
@@ -203,11 +203,13 @@ def test_run_grid_rows_are_the_same_in_any_number_of_jobs(monkeypatch, tmp_path)
     cells = pipeline.bleu_cells(one)
     assert cells == {(a, t): {s: 10 * a + t + 0.01 * s for s in (0, 1)} for a in (0.0, 0.1) for t in (1.0, 3.0)}
     with pytest.raises(ValueError, match="jobs"):
-        pipeline.run_grid(base, [0.0], [1], [0], jobs=0)
+        pipeline.run_grid(base, [0.0], [1], [0], jobs=-1)
 
 
 def test_reference_grid_round_trip_feeds_the_verdicts(monkeypatch, tmp_path):
     pytest.importorskip("fairseq")
+    from dataclasses import replace
+
     from lskd_core.verdicts import NMT_CLAIMS, evaluate_claims
 
     pipeline = _fake_steps(monkeypatch, tmp_path / "steps")
@@ -218,8 +220,32 @@ def test_reference_grid_round_trip_feeds_the_verdicts(monkeypatch, tmp_path):
     pipeline.export_reference("smoke", rows, base, 12.5, tmp_path / "ref")
     ref = pipeline.load_reference("smoke", tmp_path / "ref")
     assert ref["rows"] == rows and ref["grid_wall_s"] == 12.5 and ref["config"]["n_train"] == base.n_train
+    assert pipeline.stale_fields(ref, base) == {}
+    assert pipeline.stale_fields(ref, replace(base, max_epoch=7)) == {"max_epoch": (base.max_epoch, 7)}
     v = evaluate_claims(pipeline.bleu_cells(ref["rows"]), [0, 1, 2], NMT_CLAIMS, paper_tables=("5",)).set_index("key")
     # stand-in scores: the alpha=0.1 student is 1 BLEU better at every T, so the T=1 claim holds exactly
     assert v.loc["nmt_ls_helps_at_T1", "ours: mean diff"] == pytest.approx(1.0)
     # ... and T=64 scores 63 more than T=1, so "high T hurts" is contradicted
     assert v.loc["nmt_high_T_hurts", "verdict"] == "not supported"
+
+
+def test_fairseq_training_is_bitwise_reproducible_on_cpu(tmp_path, monkeypatch):
+    """Same config and seed, two empty caches: the same weights to the bit (one thread per process)."""
+    pytest.importorskip("fairseq")
+    import hashlib
+    import shutil
+
+    from lskd_core.nmt import pipeline
+
+    monkeypatch.setenv("LSKD_DEVICE", "cpu")
+    cfg = pipeline.NMT_PROFILES["smoke"]
+    digests = []
+    for name in ("a", "b"):
+        monkeypatch.setenv("LSKD_CACHE", str(tmp_path / name))
+        if name == "b":  # same prepared corpus, so only training can differ
+            shutil.copytree(data, tmp_path / name / data.name)
+        data = pipeline.prepare(cfg)
+        ckpt = pipeline.train(cfg, data)
+        state = torch.load(ckpt, map_location="cpu", weights_only=False)["model"]
+        digests.append(hashlib.sha256(b"".join(v.numpy().tobytes() for _, v in sorted(state.items()))).hexdigest())
+    assert digests[0] == digests[1]

@@ -51,7 +51,6 @@ class NMTConfig:
     temperature: float | None = None  # None = a teacher; else a KD student of ``teacher``
     beta: float = 0.0
     beam: int = 4
-    gen_shards: int = 1  # score BLEU on the first of this many shards of the test set (1 = all of it)
     student_epochs: int | None = None  # None = max_epoch
 
     def validate(self) -> "NMTConfig":
@@ -103,9 +102,16 @@ def _device_args() -> list[str]:
     return [] if use_cuda() else ["--cpu"]
 
 
-def _run(module: str, args: list[str], log: Path, threads: int | None = None) -> None:
-    threads = threads or os.cpu_count() or 1
-    env = {**os.environ, "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1", "OMP_NUM_THREADS": str(threads)}
+# One CPU thread per fairseq process, always: the thread count changes the order of
+# floating-point reductions, hence the weights (measured: a smoke teacher trained
+# with 1 and with 2 threads differs, twice with 1 thread is bitwise equal). A
+# fixed count makes a grid's numbers independent of --jobs and of the machine.
+FAIRSEQ_THREADS = 1
+
+
+def _run(module: str, args: list[str], log: Path) -> None:
+    env = {**os.environ, "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1", "OMP_NUM_THREADS": str(FAIRSEQ_THREADS),
+           "MKL_NUM_THREADS": str(FAIRSEQ_THREADS)}
     with open(log, "a") as fh:
         r = subprocess.run([sys.executable, "-m", module, *args], stdout=fh, stderr=subprocess.STDOUT, env=env)
     if r.returncode:
@@ -179,7 +185,7 @@ def _arch_args(cfg: NMTConfig) -> list[str]:
             "--dropout", str(cfg.dropout)]
 
 
-def train(cfg: NMTConfig, data: Path, teacher: Path | None = None, threads: int | None = None) -> Path:
+def train(cfg: NMTConfig, data: Path, teacher: Path | None = None) -> Path:
     """A teacher (``label_smoothed_cross_entropy`` at ``alpha``) or a KD student of ``teacher``."""
     cfg.validate()
     if (cfg.temperature is None) != (teacher is None):
@@ -204,29 +210,28 @@ def train(cfg: NMTConfig, data: Path, teacher: Path | None = None, threads: int 
                                "--seed", str(cfg.seed), *_device_args(), "--no-epoch-checkpoints",
                                "--no-progress-bar", "--log-format", "simple", "--save-dir", str(out),
                                "--num-workers", "0"],
-         out / "log.txt", threads)
+         out / "log.txt")
     atomic_write_json(out / "done.json", {"config": conf, "wall_time_s": time.perf_counter() - t0,
                                           "hardware": hardware()})
     return ckpt
 
 
-def bleu(ckpt: Path, data: Path, cfg: NMTConfig, split: str = "test", threads: int | None = None) -> dict:
+def bleu(ckpt: Path, data: Path, cfg: NMTConfig, split: str = "test") -> dict:
     """Beam-search translations of ``split`` scored with sacrebleu on detokenised text (cached)."""
     import sacrebleu
 
-    out = ckpt.parent / f"scores_{split}_beam{cfg.beam}_shards{cfg.gen_shards}.json"
+    out = ckpt.parent / f"scores_{split}_beam{cfg.beam}.json"
     if out.is_file():
         return json.loads(out.read_text())
     log = ckpt.parent / f"generate_{split}.txt"
     log.unlink(missing_ok=True)
     t0 = time.perf_counter()
-    shards = ["--num-shards", str(cfg.gen_shards), "--shard-id", "0"] if cfg.gen_shards > 1 else []
-    _run("fairseq_cli.generate", [str(data / "bin"), "--path", str(ckpt), "--gen-subset", split, *shards,
+    _run("fairseq_cli.generate", [str(data / "bin"), "--path", str(ckpt), "--gen-subset", split,
                                   "--beam", str(cfg.beam), "--batch-size", "256", *_device_args(),
                                   # an undertrained model may babble to the default length limit
                                   "--max-len-a", "1.5", "--max-len-b", "10",
                                   "--post-process", "sentencepiece", "--no-progress-bar"],
-         log, threads)
+         log)
     hyps, refs = {}, {}
     for line in log.read_text().splitlines():
         if line.startswith("H-"):
@@ -248,34 +253,33 @@ def bleu(ckpt: Path, data: Path, cfg: NMTConfig, split: str = "test", threads: i
     return result
 
 
-def _row(model: str, cfg: NMTConfig, ckpt: Path, data: Path, threads: int | None) -> dict:
+def _row(model: str, cfg: NMTConfig, ckpt: Path, data: Path) -> dict:
     return {"model": model, "alpha": cfg.alpha if model == "teacher" else None, "T": cfg.temperature,
-            "seed": cfg.seed, **bleu(ckpt, data, cfg, threads=threads),
+            "seed": cfg.seed, **bleu(ckpt, data, cfg),
             "train_s": json.loads((ckpt.parent / "done.json").read_text())["wall_time_s"]}
 
 
-def run_grid(base: NMTConfig, alphas, temperatures, seeds, jobs: int = 1) -> list[dict]:
+def run_grid(base: NMTConfig, alphas, temperatures, seeds, jobs: int | None = None) -> list[dict]:
     """Teachers at every alpha (seed 0) and their students at every T and seed: one row per model.
 
-    ``jobs`` runs that many fairseq processes side by side (teachers first,
-    then students); each step is cached on its own, so the rows do not depend
-    on ``jobs``. On a GPU the processes share the device, which small models
-    leave mostly idle when run one at a time.
+    ``jobs`` fairseq processes run side by side (default: one per CPU core),
+    teachers first, then students. Each step is cached on its own and each
+    process uses one thread, so the rows do not depend on ``jobs``. On a GPU
+    the processes share the device, which models this small leave mostly idle.
     """
+    jobs = jobs or os.cpu_count() or 1
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
     data = prepare(base)
-    threads = max(1, (os.cpu_count() or 1) // jobs)
     tcfgs = [replace(base, alpha=float(a), seed=0) for a in alphas]
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        t_ckpts = list(pool.map(lambda c: train(c, data, threads=threads), tcfgs))
-        teacher_rows = list(pool.map(lambda ct: _row("teacher", ct[0], ct[1], data, threads), zip(tcfgs, t_ckpts)))
+        t_ckpts = list(pool.map(lambda c: train(c, data), tcfgs))
+        teacher_rows = list(pool.map(lambda ct: _row("teacher", ct[0], ct[1], data), zip(tcfgs, t_ckpts)))
 
         def student(job):
             a, t_ckpt, s, t = job
             scfg = replace(base, alpha=0.0, temperature=float(t), seed=s, max_epoch=base.student_epochs or base.max_epoch)
-            return {**_row("student", scfg, train(scfg, data, t_ckpt, threads=threads), data, threads),
-                    "alpha": float(a)}
+            return {**_row("student", scfg, train(scfg, data, t_ckpt), data), "alpha": float(a)}
 
         jobs_list = [(a, c, s, t) for a, c in zip(alphas, t_ckpts) for s in seeds for t in temperatures]
         student_rows = list(pool.map(student, jobs_list))
@@ -305,6 +309,12 @@ def load_reference(profile: str, root: Path = REFERENCE_DIR) -> dict | None:
     return json.loads(p.read_text()) if p.is_file() else None
 
 
+def stale_fields(ref: dict, cfg: NMTConfig) -> dict[str, tuple]:
+    """Fields where a reference grid's configuration differs from today's profile: ``{name: (then, now)}``."""
+    now = asdict(cfg)
+    return {k: (v, now[k]) for k, v in ref["config"].items() if k in now and now[k] != v}
+
+
 def bleu_cells(rows: list[dict], metric: str = "bleu") -> dict[tuple[float, float], dict[int, float]]:
     """Student rows -> ``{(alpha, T): {seed: score}}``, the input of ``verdicts.evaluate_claims``."""
     out: dict[tuple[float, float], dict[int, float]] = {}
@@ -317,12 +327,17 @@ def bleu_cells(rows: list[dict], metric: str = "bleu") -> dict[tuple[float, floa
 # One NMT configuration per book profile (the image profiles live in lskd_core.profiles).
 NMT_PROFILES: dict[str, NMTConfig] = {
     "smoke": NMTConfig(n_train=600, vocab_size=500, embed_dim=32, ffn_dim=64, layers=1, heads=2, max_epoch=1,
-                       warmup_updates=10, beam=1, gen_shards=8),
+                       warmup_updates=10, beam=1),
     # Sized for the book's 20-minute CPU budget, which it shares with 12 other chapters: 2 teachers
     # and 6 students (T = 1, 3, 64) in a few minutes. BLEU stays near zero at this size; the
     # chapter says so and reports chrF beside it.
     "tiny": NMTConfig(n_train=4000, vocab_size=1000, embed_dim=64, ffn_dim=128, layers=1, heads=2, max_epoch=5,
-                      student_epochs=2, lr=2e-3, warmup_updates=50, max_tokens=2048, beam=1, gen_shards=2),
+                      student_epochs=2, lr=2e-3, warmup_updates=50, max_tokens=2048, beam=1),
+    # The largest grid this project's 2-core CPU runs in well under an hour (`--jobs 2`), outside the
+    # book's budget: the whole gettext corpus with tiny's model. Its rows are committed in
+    # results/nmt/base.json and shown by chapter 11 as a reference grid.
+    "base": NMTConfig(n_train=None, vocab_size=2000, embed_dim=64, ffn_dim=128, layers=1, heads=2, max_epoch=10,
+                      student_epochs=5, lr=2e-3, warmup_updates=200, max_tokens=4096, beam=1),
     # Meant for one GPU (bench/gpu_nmt.sh: 2 teachers and 24 students, 12 fairseq processes side by
     # side); the whole gettext corpus and a 3-layer Transformer. Not yet run: its runtime is unmeasured.
     "small": NMTConfig(n_train=None, vocab_size=4000, embed_dim=256, ffn_dim=1024, layers=3, heads=4,
