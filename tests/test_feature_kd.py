@@ -70,13 +70,18 @@ def test_feature_distance_weights_deeper_positions_more():
     assert fk.feature_distance(s, t, m).item() == pytest.approx(want / 3, rel=1e-5)
 
 
-def test_capture_returns_the_pre_relu_stage_outputs():
+def _captured(arch: str, shape: tuple[int, ...]):
+    """A seeded model in eval mode, an input, and the features ``capture`` took on it."""
     torch.manual_seed(0)
-    model = build("resnet_s", 1, 10, True).eval()
-    x = torch.randn(2, 1, 28, 28)
+    model = build(arch, shape[1], 10, True).eval()
+    x = torch.randn(*shape)
     with fk.capture(model) as tap:
         model(x)
-    feats = tap.features()
+    return model, x, tap.features()
+
+
+def test_capture_returns_the_pre_relu_stage_outputs():
+    model, x, feats = _captured("resnet_s", (2, 1, 28, 28))
     # Recompute by hand: each residual stage is relu(body(h) + skip(h)).
     h = model.backbone[0](x)
     for i, block in enumerate(model.backbone[1:4]):
@@ -87,12 +92,7 @@ def test_capture_returns_the_pre_relu_stage_outputs():
 
 
 def test_capture_on_torchvision_takes_the_last_relu_input_of_each_layer():
-    torch.manual_seed(0)
-    model = build("resnet18", 3, 10, True).eval()
-    x = torch.randn(1, 3, 32, 32)
-    with fk.capture(model) as tap:
-        model(x)
-    feats = tap.features()
+    model, x, feats = _captured("resnet18", (1, 3, 32, 32))
     net = model.backbone
     h = net.relu(net.bn1(net.conv1(x)))
     for i, name in enumerate(("layer1", "layer2", "layer3", "layer4")):

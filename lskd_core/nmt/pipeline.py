@@ -253,9 +253,9 @@ def bleu(ckpt: Path, data: Path, cfg: NMTConfig, split: str = "test") -> dict:
     return result
 
 
-def _row(model: str, cfg: NMTConfig, ckpt: Path, data: Path) -> dict:
-    return {"model": model, "alpha": cfg.alpha if model == "teacher" else None, "T": cfg.temperature,
-            "seed": cfg.seed, **bleu(ckpt, data, cfg),
+def _row(model: str, alpha: float, cfg: NMTConfig, ckpt: Path, data: Path) -> dict:
+    """One grid row; ``alpha`` is the teacher's, for a student as well as for its teacher."""
+    return {"model": model, "alpha": alpha, "T": cfg.temperature, "seed": cfg.seed, **bleu(ckpt, data, cfg),
             "train_s": json.loads((ckpt.parent / "done.json").read_text())["wall_time_s"]}
 
 
@@ -271,22 +271,25 @@ def run_grid(base: NMTConfig, alphas, temperatures, seeds, jobs: int | None = No
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
     data = prepare(base)
-    tcfgs = [replace(base, alpha=float(a), seed=0) for a in alphas]
+    alphas = [float(a) for a in alphas]
+    tcfgs = [replace(base, alpha=a, seed=0) for a in alphas]
+    student_epochs = base.student_epochs or base.max_epoch
+
+    def student(job):
+        a, t_ckpt, s, t = job
+        scfg = replace(base, alpha=0.0, temperature=float(t), seed=s, max_epoch=student_epochs)
+        return _row("student", a, scfg, train(scfg, data, t_ckpt), data)
+
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         t_ckpts = list(pool.map(lambda c: train(c, data), tcfgs))
-        teacher_rows = list(pool.map(lambda ct: _row("teacher", ct[0], ct[1], data), zip(tcfgs, t_ckpts)))
-
-        def student(job):
-            a, t_ckpt, s, t = job
-            scfg = replace(base, alpha=0.0, temperature=float(t), seed=s, max_epoch=base.student_epochs or base.max_epoch)
-            return {**_row("student", scfg, train(scfg, data, t_ckpt), data), "alpha": float(a)}
-
-        jobs_list = [(a, c, s, t) for a, c in zip(alphas, t_ckpts) for s in seeds for t in temperatures]
-        student_rows = list(pool.map(student, jobs_list))
+        teacher_rows = list(pool.map(lambda c, k: _row("teacher", c.alpha, c, k, data), tcfgs, t_ckpts))
+        # ordered by teacher, then seed, then T: each teacher's students are one contiguous run
+        student_rows = list(pool.map(student, [(a, k, s, t) for a, k in zip(alphas, t_ckpts)
+                                               for s in seeds for t in temperatures]))
+    per_teacher = len(seeds) * len(temperatures)
     rows = []
-    for i, a in enumerate(alphas):
-        rows.append(teacher_rows[i])
-        rows.extend(r for r, j in zip(student_rows, jobs_list) if j[0] == a)
+    for i, teacher_row in enumerate(teacher_rows):
+        rows += [teacher_row, *student_rows[i * per_teacher:(i + 1) * per_teacher]]
     return rows
 
 
