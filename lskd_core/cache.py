@@ -7,6 +7,8 @@ without ``metrics.json`` is an unfinished run and is never served.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -63,11 +65,46 @@ def run_dir(kind: str, config: dict[str, Any]) -> Run:
     return Run(cache_root() / f"{kind}-{run_key(kind, config)}")
 
 
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def finish_run(run: Run, config: dict[str, Any], metrics: dict[str, Any], state_dict: dict) -> None:
-    """Write model, config, then metrics last: metrics.json marks the run complete."""
+    """Write model, config, then metrics last: metrics.json marks the run complete.
+
+    metrics.json carries the SHA-256 of the other two files, so a later reader
+    can tell a finished run from one whose files were damaged afterwards.
+    """
     atomic_torch_save(run.path / "model.pt", state_dict)
     atomic_write_json(run.path / "config.json", config)
-    atomic_write_json(run.path / "metrics.json", metrics)
+    sums = {name: file_sha256(run.path / name) for name in ("model.pt", "config.json")}
+    atomic_write_json(run.path / "metrics.json", {**metrics, "files_sha256": sums})
+
+
+@contextlib.contextmanager
+def lock(run: Run):
+    """Hold an exclusive lock on ``run`` so that identical runs started together train it once.
+
+    The lock files live in ``<cache>/.locks``. A cache that cannot take a lock
+    (read-only) runs unlocked: it cannot be written to either.
+    """
+    path = run.path.parent / ".locks" / f"{run.path.name}.lock"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(path, "a")
+    except OSError:
+        yield
+        return
+    with fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def list_runs() -> list[dict[str, Any]]:

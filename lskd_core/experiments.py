@@ -26,32 +26,38 @@ def teachers(profile: Profile | str, alphas, seed: int = 0, **overrides) -> dict
 
 def students(profile: Profile | str, alpha: float, temperatures, seeds, teacher_overrides: dict | None = None,
              student_overrides: dict | None = None, beta: float = 0.0, feature_weight: float = 0.0,
-             kd_from_epoch: int = 0) -> dict[tuple[int, float], Run]:
-    """Students of the alpha-teacher, keyed by (seed, temperature). One teacher (seed 0) per alpha.
+             kd_from_epoch: int = 0, teacher_seed: int | None = None) -> dict[tuple[int, float], Run]:
+    """Students of the alpha-teacher, keyed by (seed, temperature).
 
+    Seed ``s`` distils from the teacher trained with seed ``s``, so a paired
+    interval over seeds covers teacher and student variation together, as the
+    paper's three runs per cell do. ``teacher_seed`` fixes one teacher for
+    every seed instead: the student-only view.
     ``feature_weight`` and ``kd_from_epoch`` select the variants of ``train_students``.
     """
     prof = get_profile(profile) if isinstance(profile, str) else profile
-    tcfg = teacher_config(prof, alpha, 0, **(teacher_overrides or {}))
     out = {}
     for s in seeds:
+        tcfg = teacher_config(prof, alpha, s if teacher_seed is None else teacher_seed, **(teacher_overrides or {}))
         runs = train_students(tcfg, student_config(prof, s, **(student_overrides or {})), temperatures, beta,
                               feature_weight=feature_weight, kd_from_epoch=kd_from_epoch)
         out.update({(s, t): r for t, r in runs.items()})
     return out
 
 
-def cached_students(profile: Profile | str, alpha: float, temperatures, seeds) -> dict[tuple[int, float], Run]:
+def cached_students(profile: Profile | str, alpha: float, temperatures, seeds,
+                    teacher_seed: int | None = None) -> dict[tuple[int, float], Run]:
     """The finished students of a profile found in the cache; never trains (for summary chapters)."""
     from . import cache
     from .train import student_config_dict, teacher_config_dict
 
     prof = get_profile(profile) if isinstance(profile, str) else profile
-    teacher = cache.run_dir("teacher", teacher_config_dict(teacher_config(prof, alpha, 0)))
-    if not teacher.done:
-        return {}
     out = {}
     for s in seeds:
+        tseed = s if teacher_seed is None else teacher_seed
+        teacher = cache.run_dir("teacher", teacher_config_dict(teacher_config(prof, alpha, tseed)))
+        if not teacher.done:
+            continue
         for t in temperatures:
             run = cache.run_dir("student", student_config_dict(student_config(prof, s), teacher, float(t), 0.0))
             if run.done:

@@ -11,8 +11,10 @@ training each one alone (tests/test_train.py shows it).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import shutil
 import platform
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -28,7 +30,14 @@ from .data.prepared import TensorSplit, augment_batch, file_split, tensor_split
 from .io import atomic_torch_save, load_checkpoint
 from .models import ARCHS, Classifier, build
 
-SCHEDULES = ("cosine", "step")
+SCHEDULES = ("cosine", "step", "onecycle")
+# One-cycle: the rate climbs from lr/25 to lr over this share of training, then
+# anneals to lr/1e4 on a cosine (Smith & Topin's shape, as torch's OneCycleLR).
+ONECYCLE_RISE = 0.25
+# Above this, softmax(z/T) is uniform to float precision for any logits a
+# trained model produces, and T^2 * KL only amplifies rounding error (at T=1e6
+# the loss reaches -6.6e4). The paper's largest T is 64.
+MAX_TEMPERATURE = 1000.0
 AMP = ("off", "bf16", "fp16")
 
 
@@ -59,6 +68,9 @@ class TrainConfig:
     augment: bool = True
     small_input: bool = True
     image_size: int = 224
+    # In-memory sets only: average-pool the images by this factor (2 turns
+    # Fashion-MNIST's 28x28 into 14x14, about 3x cheaper to train on).
+    downsample: int = 1
     amp: str = "off"
     channels_last: bool = False
     num_workers: int = 4
@@ -79,6 +91,10 @@ class TrainConfig:
         for name in ("num_epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if isinstance(self.downsample, bool) or not isinstance(self.downsample, int) or self.downsample < 1:
+            raise ValueError(f"downsample must be an integer >= 1, got {self.downsample!r}")
+        if self.downsample > 1 and self.dataset not in ("fashion_mnist", "cifar100"):
+            raise ValueError(f"downsample applies to the in-memory sets (fashion_mnist, cifar100), not {self.dataset}")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         return self
@@ -88,9 +104,10 @@ def check_temperatures(temperatures) -> tuple[float, ...]:
     temps = tuple(float(t) for t in temperatures)
     if not temps:
         raise ValueError("the temperature list is empty; give at least one, e.g. [1, 2, 3, 64]")
-    bad = [t for t in temps if not (t > 0 and math.isfinite(t))]
+    bad = [t for t in temps if not (0 < t <= MAX_TEMPERATURE)]
     if bad:
-        raise ValueError(f"temperatures must be finite and > 0, got {bad}")
+        raise ValueError(f"temperatures must lie in (0, {MAX_TEMPERATURE:g}], got {bad}: beyond that the "
+                         f"teacher's soft targets are uniform to float precision")
     if len(set(temps)) != len(temps):
         raise ValueError(f"temperatures repeat: {temps}")
     return temps
@@ -100,7 +117,14 @@ def check_temperatures(temperatures) -> tuple[float, ...]:
 
 
 def lr_at(cfg: TrainConfig, epoch: float) -> float:
-    """Learning rate at a fractional epoch: linear warm-up, then cosine or step decay."""
+    """Learning rate at a fractional epoch: linear warm-up, then cosine or step decay; or one-cycle."""
+    if cfg.schedule == "onecycle":
+        rise = ONECYCLE_RISE * cfg.num_epochs
+        lo, end = cfg.lr / 25, cfg.lr / 1e4
+        if epoch < rise:
+            return lo + (cfg.lr - lo) * 0.5 * (1 - math.cos(math.pi * epoch / rise))
+        frac = min((epoch - rise) / max(cfg.num_epochs - rise, 1e-8), 1.0)
+        return end + (cfg.lr - end) * 0.5 * (1 + math.cos(math.pi * frac))
     if cfg.warmup_epochs and epoch < cfg.warmup_epochs:
         return cfg.lr * (epoch + 1e-8) / cfg.warmup_epochs
     if cfg.schedule == "step":
@@ -132,6 +156,9 @@ def load_data(cfg: TrainConfig) -> Data:
     if cfg.dataset in ("fashion_mnist", "cifar100"):
         tr = tensor_split(cfg.dataset, "train", cfg.n_train, cfg.data_root)
         te = tensor_split(cfg.dataset, "test", cfg.n_test, cfg.data_root)
+        if cfg.downsample > 1:
+            for split in (tr, te):
+                split.x = torch.nn.functional.avg_pool2d(split.x, cfg.downsample)
         return Data(tr, te, tr.num_classes, tr.in_channels)
     test_name = "val" if cfg.dataset == "imagenet1k" else "test"
     tr = file_split(cfg.dataset, "train", cfg.data_root, train=cfg.augment, image_size=cfg.image_size)
@@ -211,6 +238,16 @@ class Member:
         "epoch": [], "lr": [], "train_loss": [], "test_top1": [], "test_top5": []})
 
 
+def checkpoint_seconds() -> float:
+    """Seconds between checkpoints (``LSKD_CHECKPOINT_SECONDS``, default 30).
+
+    A checkpoint is only ever taken at the end of an epoch, so resuming from
+    any of them is bitwise equal to not stopping; the cadence only decides how
+    much work a kill can cost. Short epochs then skip the write and its fsync.
+    """
+    return float(os.environ.get("LSKD_CHECKPOINT_SECONDS", "30"))
+
+
 def _device() -> torch.device:
     return dist.device()
 
@@ -288,6 +325,8 @@ def _fit(members: list[Member], data: Data, cfg: TrainConfig, teacher: nn.Module
     if teacher is not None:
         teacher.to(device).eval()
     start_epoch, wall = 0, 0.0
+    for debris in ckpt_path.parent.glob(f".{ckpt_path.name}.*.tmp"):  # a write a kill cut short
+        debris.unlink(missing_ok=True)
     if ckpt_path.is_file():  # resume a killed run from its last finished epoch
         state = load_checkpoint(ckpt_path)
         for m, s in zip(members, state["members"]):
@@ -300,6 +339,7 @@ def _fit(members: list[Member], data: Data, cfg: TrainConfig, teacher: nn.Module
     steps = _num_batches(data.train, cfg)
     bar = tqdm(total=cfg.num_epochs * steps, initial=start_epoch * steps, desc=desc, disable=not progress,
                leave=False, mininterval=1.0)
+    every, last_save = checkpoint_seconds(), time.monotonic()
     for epoch in range(start_epoch, cfg.num_epochs):
         t0 = time.perf_counter()
         torch.manual_seed(_stream(cfg.seed, epoch, 10**6).initial_seed())  # dropout, if any
@@ -349,7 +389,10 @@ def _fit(members: list[Member], data: Data, cfg: TrainConfig, teacher: nn.Module
             c["train_loss"].append(sums[i] / n_train)
             c["test_top1"].append(topk_accuracy(logits, labels, 1))
             c["test_top5"].append(topk_accuracy(logits, labels, 5))
-        if dist.is_main():
+        # The last epoch needs no checkpoint: the caller writes the finished run next.
+        due = epoch + 1 < cfg.num_epochs and time.monotonic() - last_save >= every
+        if due and dist.is_main():
+            last_save = time.monotonic()
             atomic_torch_save(ckpt_path, {
                 "epoch": epoch, "wall_time_s": wall,
                 "members": [{"model": m.model.state_dict(), "optimizer": m.optimizer.state_dict(),
@@ -412,6 +455,14 @@ def train_teacher(cfg: TrainConfig, progress: bool | None = None) -> cache.Run:
     run = cache.run_dir("teacher", conf)
     if run.done:
         return run
+    # Under torchrun the ranks train together, so only a lone process takes the lock.
+    with (cache.lock(run) if dist.world_size() == 1 else contextlib.nullcontext()):
+        if not run.done:  # another process may have finished it while we waited
+            _train_teacher(cfg, conf, run, progress)
+    return run
+
+
+def _train_teacher(cfg: TrainConfig, conf: dict, run: cache.Run, progress: bool) -> None:
     data = load_data(cfg)
     member = Member(f"a={cfg.alpha}", _new_model(cfg, data),
                     lambda z, y, _t: losses.ls_cross_entropy(z, y, cfg.alpha))
@@ -422,7 +473,6 @@ def train_teacher(cfg: TrainConfig, progress: bool | None = None) -> cache.Run:
         cache.finish_run(run, conf, _record("teacher", cfg, wall, member, {}), member.model.state_dict())
         (run.path / "checkpoint.pt").unlink(missing_ok=True)
     dist.barrier()
-    return run
 
 
 def student_config_dict(cfg: TrainConfig, teacher: cache.Run, temperature: float, beta: float,
@@ -437,8 +487,11 @@ def student_config_dict(cfg: TrainConfig, teacher: cache.Run, temperature: float
     return conf
 
 
-def check_variant(cfg: TrainConfig, teacher_cfg: TrainConfig, feature_weight: float, kd_from_epoch: int) -> None:
+def check_variant(cfg: TrainConfig, teacher_cfg: TrainConfig, feature_weight: float, kd_from_epoch: int,
+                  beta: float = 0.0) -> None:
     """Reject a bad variant before any training, the teacher's included."""
+    if not 0 <= beta <= 1:  # also rejects NaN
+        raise ValueError(f"beta (the hard-label weight) must lie in [0, 1], got {beta}")
     if not (feature_weight >= 0 and math.isfinite(feature_weight)):
         raise ValueError(f"feature_weight must be finite and >= 0, got {feature_weight}")
     if feature_weight:
@@ -472,7 +525,7 @@ def train_students(teacher_cfg: TrainConfig, student_cfg: TrainConfig, temperatu
     temps = check_temperatures(temperatures)
     progress = _progress_default() if progress is None else progress
     student_cfg.validate()
-    check_variant(student_cfg, teacher_cfg, feature_weight, kd_from_epoch)
+    check_variant(student_cfg, teacher_cfg, feature_weight, kd_from_epoch, beta)
     validate_world(student_cfg, dist.init())
     if student_cfg.alpha != 0.0:
         raise ValueError("students learn from the teacher's soft targets; set the student's alpha to 0")
@@ -486,6 +539,22 @@ def train_students(teacher_cfg: TrainConfig, student_cfg: TrainConfig, temperatu
     todo = [t for t in temps if not runs[t].done]
     if not todo:
         return runs
+    # The work folder's name covers the todo list, so a resumed sweep finds its own checkpoint.
+    work = cache.run_dir("sweep", {"students": [runs[t].path.name for t in todo]})
+    with (cache.lock(work) if dist.world_size() == 1 else contextlib.nullcontext()):
+        # An identical sweep may have finished meanwhile, wholly or (killed while
+        # writing its students) in part; the latter's rest trains as a new sweep below.
+        if all(not runs[t].done for t in todo):
+            _train_sweep(teacher_cfg, student_cfg, teacher_run, todo, runs, conf_for, work, beta,
+                         feature_weight, kd_from_epoch, progress)
+    if dist.is_main() and not all(runs[t].done for t in temps):
+        return train_students(teacher_cfg, student_cfg, temps, beta, progress, feature_weight, kd_from_epoch)
+    return runs
+
+
+def _train_sweep(teacher_cfg: TrainConfig, student_cfg: TrainConfig, teacher_run: cache.Run, todo: list[float],
+                 runs: dict[float, cache.Run], conf_for, work: cache.Run, beta: float, feature_weight: float,
+                 kd_from_epoch: int, progress: bool) -> None:
     data = load_data(student_cfg)
     teacher = build(teacher_cfg.arch, data.in_channels, data.num_classes, teacher_cfg.small_input)
     teacher.load_state_dict(teacher_run.state_dict())
@@ -494,24 +563,21 @@ def train_students(teacher_cfg: TrainConfig, student_cfg: TrainConfig, temperatu
     if feature_weight:
         for m in members:
             m.feature = _feature_term(m.model, teacher, data, feature_weight, student_cfg.seed)
-    # The work folder's name covers the todo list, so a resumed sweep finds its own checkpoint.
-    work = cache.run_dir("sweep", {"students": [runs[t].path.name for t in todo]})
     work.path.mkdir(parents=True, exist_ok=True)
     wall = _fit(members, data, student_cfg, teacher, work.path / "checkpoint.pt",
                 f"students {student_cfg.arch} <- alpha={teacher_cfg.alpha}", progress)
     if not dist.is_main():
         dist.barrier()
-        return runs
+        return
     for t, m in zip(todo, members):
         rec = _record("student", student_cfg, wall, m, {
             "temperature": t, "beta": beta, "teacher_alpha": teacher_cfg.alpha, "teacher_run": teacher_run.path.name,
             "teacher_arch": teacher_cfg.arch, "sweep_size": len(todo), "feature_weight": feature_weight,
             "kd_from_epoch": kd_from_epoch})
         cache.finish_run(runs[t], conf_for(t), rec, m.model.state_dict())
-    (work.path / "checkpoint.pt").unlink(missing_ok=True)
-    work.path.rmdir()
+    # Everything in the work folder is now in the finished runs; a debris file must not fail the sweep.
+    shutil.rmtree(work.path, ignore_errors=True)
     dist.barrier()
-    return runs
 
 
 def load_model(run: cache.Run, data: Data | None = None) -> Classifier:

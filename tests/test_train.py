@@ -24,25 +24,25 @@ def _curves(run):
     return m["curves"], m["final_top1"]
 
 
-def _fresh_cache(tmp_path, name):
-    os.environ["LSKD_CACHE"] = str(tmp_path / name)
+def _fresh_cache(monkeypatch, tmp_path, name):
+    monkeypatch.setenv("LSKD_CACHE", str(tmp_path / name))
 
 
-def test_same_seed_same_metrics_bitwise(tmp_path):
-    _fresh_cache(tmp_path, "a")
+def test_same_seed_same_metrics_bitwise(tmp_path, monkeypatch):
+    _fresh_cache(monkeypatch, tmp_path, "a")
     a = train_teacher(replace(T_CFG, alpha=0.1), progress=False)
-    _fresh_cache(tmp_path, "b")
+    _fresh_cache(monkeypatch, tmp_path, "b")
     b = train_teacher(replace(T_CFG, alpha=0.1), progress=False)
     assert _curves(a) == _curves(b)
     sa, sb = a.state_dict(), b.state_dict()
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
-    _fresh_cache(tmp_path, "c")
+    _fresh_cache(monkeypatch, tmp_path, "c")
     c = train_teacher(replace(T_CFG, alpha=0.1, seed=1), progress=False)
     assert _curves(c) != _curves(a)
 
 
-def test_cache_serves_a_finished_run(tmp_path):
-    _fresh_cache(tmp_path, "cache")
+def test_cache_serves_a_finished_run(tmp_path, monkeypatch):
+    _fresh_cache(monkeypatch, tmp_path, "cache")
     a = train_teacher(T_CFG, progress=False)
     stamp = (a.path / "metrics.json").stat().st_mtime_ns
     b = train_teacher(T_CFG, progress=False)
@@ -53,10 +53,10 @@ def test_cache_serves_a_finished_run(tmp_path):
     assert cache.run_dir("teacher", {**json.loads((a.path / "config.json").read_text()), "lr": 0.5}).path != a.path
 
 
-def test_shared_teacher_sweep_equals_solo_students(tmp_path):
-    _fresh_cache(tmp_path, "sweep")
+def test_shared_teacher_sweep_equals_solo_students(tmp_path, monkeypatch):
+    _fresh_cache(monkeypatch, tmp_path, "sweep")
     sweep = train_students(T_CFG, S_CFG, [1, 3, 64], progress=False)
-    _fresh_cache(tmp_path, "solo")
+    _fresh_cache(monkeypatch, tmp_path, "solo")
     for t in (1, 3, 64):
         solo = train_students(T_CFG, S_CFG, [t], progress=False)[float(t)]
         assert _curves(solo) == _curves(sweep[float(t)]), f"T={t}"
@@ -75,7 +75,7 @@ train_teacher(cfg, progress=False)
 """
 
 
-def test_kill_dash_9_then_resume_equals_uninterrupted(tmp_path):
+def test_kill_dash_9_then_resume_equals_uninterrupted(tmp_path, monkeypatch):
     cache_dir = tmp_path / "killed"
     proc = subprocess.Popen([sys.executable, "-c", _KILL_SCRIPT, str(cache_dir)])
     # Wait for the first epoch's checkpoint, then kill without warning.
@@ -89,16 +89,16 @@ def test_kill_dash_9_then_resume_equals_uninterrupted(tmp_path):
     assert not list(cache_dir.glob("teacher-*/metrics.json")), "killed run must not look finished"
     assert not list(cache_dir.rglob("*.tmp")), "a partial file was left behind"
     cfg = TrainConfig(arch="convnet_m", n_train=300, n_test=200, num_epochs=4, batch_size=64, alpha=0.1)
-    os.environ["LSKD_CACHE"] = str(cache_dir)
+    monkeypatch.setenv("LSKD_CACHE", str(cache_dir))
     resumed = train_teacher(cfg, progress=False)
-    os.environ["LSKD_CACHE"] = str(tmp_path / "straight")
+    monkeypatch.setenv("LSKD_CACHE", str(tmp_path / "straight"))
     straight = train_teacher(cfg, progress=False)
     assert _curves(resumed) == _curves(straight)
     assert not (resumed.path / "checkpoint.pt").exists()
 
 
-def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
-    _fresh_cache(tmp_path, "nan")
+def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
+    _fresh_cache(monkeypatch, tmp_path, "nan")
     cfg = replace(T_CFG, lr=1e12, num_epochs=3)
     with pytest.raises(NonFiniteLoss, match="last good checkpoint"):
         train_teacher(cfg, progress=False)
@@ -115,7 +115,8 @@ def test_bad_config_fails_before_training(bad, match):
         replace(T_CFG, **bad).validate()
 
 
-@pytest.mark.parametrize("temps,match", [([], "empty"), ([0], "> 0"), ([-2], "> 0"), ([1, 1], "repeat")])
+@pytest.mark.parametrize("temps,match", [([], "empty"), ([0], "lie in"), ([-2], "lie in"), ([1, 1], "repeat"),
+                                        ([1e6], "uniform to float precision"), ([float("nan")], "lie in")])
 def test_bad_temperatures(temps, match):
     with pytest.raises(ValueError, match=match):
         check_temperatures(temps)
@@ -128,6 +129,12 @@ def test_lr_schedules():
     assert lr_at(s, 79.9) == pytest.approx(0.1) and lr_at(s, 80) == pytest.approx(0.01) and lr_at(s, 160) == pytest.approx(0.001)
     w = TrainConfig(lr=0.1, num_epochs=10, warmup_epochs=2)
     assert lr_at(w, 1) == pytest.approx(0.05) and lr_at(w, 2) == pytest.approx(0.1)
+    # One-cycle: lr/25 at the start, lr at 25 % of training, lr/1e4 at the end, cosine in between.
+    o = TrainConfig(lr=0.2, num_epochs=4, schedule="onecycle")
+    assert lr_at(o, 0) == pytest.approx(0.2 / 25) and lr_at(o, 1) == pytest.approx(0.2)
+    assert lr_at(o, 4) == pytest.approx(0.2 / 1e4)
+    assert lr_at(o, 0.5) == pytest.approx(0.2 / 25 + (0.2 - 0.2 / 25) / 2)  # cos(pi/2) = 0: half way up
+    assert lr_at(o, 2.5) == pytest.approx(0.2 / 1e4 + (0.2 - 0.2 / 1e4) / 2)  # half way down
 
 
 class _Payload:
@@ -152,12 +159,12 @@ def test_checkpoints_refuse_pickled_code(tmp_path):
 
 
 
-def test_channels_last_trains_to_the_same_model(tmp_path):
+def test_channels_last_trains_to_the_same_model(tmp_path, monkeypatch):
     # channels_last changes only the memory layout; on CPU the results agree up to
     # float rounding (kernels may sum in another order), so compare with a tolerance.
-    _fresh_cache(tmp_path, "nchw")
+    _fresh_cache(monkeypatch, tmp_path, "nchw")
     a = train_teacher(replace(T_CFG, num_epochs=1), progress=False)
-    _fresh_cache(tmp_path, "nhwc")
+    _fresh_cache(monkeypatch, tmp_path, "nhwc")
     b = train_teacher(replace(T_CFG, num_epochs=1, channels_last=True), progress=False)
     sa, sb = a.state_dict(), b.state_dict()
     for k in sa:
