@@ -106,21 +106,24 @@ def load_records(root: Path | None = None, reference: Path | None = REFERENCE_DI
 
 
 def export_reference(profile: str, dest: Path = REFERENCE_DIR, root: Path | None = None) -> list[Path]:
-    """Copy a profile's claim records, and the config and metrics of every run they name, to ``dest``.
+    """Copy a profile's claim and analysis records, and the config and metrics of every run they name, to ``dest``.
 
     Weights stay behind: the records are evidence to read, not models to load.
     """
     written = []
-    for rec in (r for r in load_records(root, reference=None) if r["profile"] == profile):
-        rec = {k: v for k, v in rec.items() if k != "origin"}
-        for name in rec["runs"]:
-            run = Run((root or cache_root()) / name)
-            if not run.done:
-                raise FileNotFoundError(f"claim record {rec['chapter']} names run {name}, which is not in the cache")
-            atomic_write_json(dest / "runs" / f"{name}.json", {"config": run.config(), "metrics": run.metrics()})
-        path = dest / "claims" / profile / f"{rec['chapter']}.json"
-        atomic_write_json(path, rec)
-        written.append(path)
+    claims = [{k: v for k, v in r.items() if k != "origin"} for r in load_records(root, reference=None)
+              if r["profile"] == profile]
+    tables = [json.loads(p.read_text()) for p in sorted(((root or cache_root()) / "records" / profile).glob("*.json"))]
+    for kind, recs in (("claims", claims), ("records", tables)):
+        for rec in recs:
+            for name in rec["runs"]:
+                run = Run((root or cache_root()) / name)
+                if not run.done:
+                    raise FileNotFoundError(f"{kind} record {rec['chapter']} names run {name}, which is not in the cache")
+                atomic_write_json(dest / "runs" / f"{name}.json", {"config": run.config(), "metrics": run.metrics()})
+            path = dest / kind / profile / f"{rec['chapter']}.json"
+            atomic_write_json(path, rec)
+            written.append(path)
     return written
 
 

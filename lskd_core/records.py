@@ -1,0 +1,151 @@
+"""Analysis records: the tables a chapter computes, kept per profile so that other chapters,
+the ledger and readers on other machines can see them.
+
+A chapter run under its declared default parameters (any profile) saves its
+tables with ``save``. They go to ``<cache>/records/<profile>/<chapter>.json``;
+``lskd runs export`` copies them, with the metrics of every run they rest on,
+to ``results/records/``, where they are committed. ``reference`` and
+``show_reference`` then put those records beside the live run in every chapter.
+
+A run with other parameters (another alpha, fewer seeds) never overwrites a
+record: what a record says must be what the chapter's defaults compute.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+
+from .cache import PACKAGE_DIR, cache_root
+from .io import atomic_write_json
+
+REFERENCE_DIR = PACKAGE_DIR.parent / "results"
+NOTEBOOKS = PACKAGE_DIR.parent / "notebooks"
+
+
+def is_default(chapter: str, params: dict[str, Any], profile_seeds: Iterable[int] | None = None) -> bool:
+    """True when every parameter but ``profile`` has its declared default.
+
+    ``seeds`` counts as default when it is ``None`` or the profile's own seeds.
+    """
+    from .notebook import declared_parameters, read_notebook
+
+    defaults = declared_parameters(read_notebook(NOTEBOOKS / f"{chapter}.md"))
+    for name, value in params.items():
+        if name == "profile" or name not in defaults:
+            continue
+        want = defaults[name]
+        if name == "seeds" and want is None and profile_seeds is not None and list(value or []) == list(profile_seeds):
+            continue
+        if _norm(value) != _norm(want):
+            return False
+    return True
+
+
+def _norm(v: Any) -> Any:
+    if isinstance(v, (list, tuple)):
+        return [_norm(x) for x in v]
+    if isinstance(v, bool) or v is None or isinstance(v, str):
+        return v
+    if isinstance(v, (int, float)):
+        return float(v)
+    return v
+
+
+def _jsonable(df: pd.DataFrame) -> list[dict]:
+    flat = df.reset_index() if not isinstance(df.index, pd.RangeIndex) else df
+    flat.columns = [" / ".join(map(str, c)) if isinstance(c, tuple) else str(c) for c in flat.columns]
+    return json.loads(flat.to_json(orient="records", double_precision=6))
+
+
+def save(chapter: str, profile: str, tables: dict[str, pd.DataFrame], runs: Iterable[str], params: dict[str, Any],
+         profile_seeds: Iterable[int] | None = None, root: Path | None = None) -> Path | None:
+    """Store a chapter's tables for ``profile`` when ``params`` are the chapter's defaults.
+
+    Returns the path written, or None (with the reason printed) when nothing was saved.
+    """
+    if not is_default(chapter, params, profile_seeds):
+        print(f"(records not saved: {chapter} ran with non-default parameters; the committed records "
+              f"describe the defaults only)")
+        return None
+    path = (root or cache_root()) / "records" / profile / f"{chapter}.json"
+    body = {"chapter": chapter, "profile": profile, "params": {k: v for k, v in params.items()},
+            "tables": {name: _jsonable(df) for name, df in tables.items()}, "runs": sorted(set(runs)),
+            "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    try:
+        atomic_write_json(path, body)
+    except OSError as exc:  # a shared, read-only cache is still readable
+        print(f"(records not saved: {path.parent} is not writable: {exc.strerror})")
+        return None
+    return path
+
+
+def load(chapter: str, profile: str, root: Path | None = None) -> dict | None:
+    path = (root or cache_root()) / "records" / profile / f"{chapter}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def reference(chapter: str, exclude: Iterable[str] = (), base: Path = REFERENCE_DIR) -> dict[str, dict]:
+    """Committed records of ``chapter`` per profile (``results/records/<profile>/<chapter>.json``)."""
+    out = {}
+    for path in sorted((base / "records").glob(f"*/{chapter}.json")):
+        rec = json.loads(path.read_text())
+        if rec["profile"] not in set(exclude):
+            out[rec["profile"]] = rec
+    return out
+
+
+def table(record: dict, name: str) -> pd.DataFrame:
+    return pd.DataFrame(record["tables"].get(name, []))
+
+
+def provenance(record: dict, base: Path = REFERENCE_DIR) -> dict[str, Any]:
+    """Seeds, hardware, torch and total wall time of the runs a committed record rests on."""
+    seeds, hardware, torch_v, wall, n = set(), set(), set(), 0.0, 0
+    for name in record["runs"]:
+        p = base / "runs" / f"{name}.json"
+        if not p.is_file():
+            continue
+        m = json.loads(p.read_text())["metrics"]
+        n += 1
+        seeds.add(m.get("seed"))
+        hw = m.get("hardware", {})
+        hardware.add(f"{hw.get('device', '?')} {hw.get('gpu', hw.get('cpu', ''))} x{hw.get('cpu_threads', '?')} threads")
+        torch_v.add(hw.get("torch", "?"))
+        wall += float(m.get("wall_time_s", 0.0))
+    return {"runs": n, "seeds": sorted(s for s in seeds if s is not None), "hardware": ", ".join(sorted(hardware)),
+            "torch": ", ".join(sorted(torch_v)), "train_wall_s": round(wall, 1)}
+
+
+def show_reference(chapter: str, live_profile: str, names: Iterable[str] | None = None,
+                   base: Path = REFERENCE_DIR) -> dict[str, dict]:
+    """Display the committed records of ``chapter`` for every profile but the live one.
+
+    Each comes with its provenance, then the verdict rows (from the claim
+    records, when the chapter has any) and the named tables.
+    """
+    from IPython.display import Markdown, display
+
+    from .ledger import load_records
+
+    refs = reference(chapter, exclude=[live_profile], base=base)
+    if not refs:
+        display(Markdown(f"*No committed reference records for this chapter besides the live `{live_profile}` run.*"))
+        return refs
+    claims = {r["profile"]: r for r in load_records(root=base / "__none__", reference=base) if r["chapter"] == chapter}
+    for prof, rec in refs.items():
+        pv = provenance(rec, base)
+        display(Markdown(f"**Reference: profile `{prof}`** ({pv['runs']} runs, seeds {pv['seeds']}, "
+                         f"{pv['hardware']}, torch {pv['torch']}, {pv['train_wall_s'] / 60:.1f} min of training; "
+                         f"recorded {rec['written_at'][:10]})"))
+        if prof in claims:
+            display(pd.DataFrame(claims[prof]["rows"]))
+        for name in (names if names is not None else rec["tables"]):
+            if name in rec["tables"]:
+                display(Markdown(f"*{name}* (`{prof}`)"))
+                display(table(rec, name))
+    return refs
