@@ -12,6 +12,9 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +29,9 @@ _KEYED_SOURCES = ("losses.py", "feature_kd.py", "models.py", "train.py", "data/*
 
 
 def cache_root() -> Path:
-    return Path(os.environ.get("LSKD_CACHE", PACKAGE_DIR.parent / "runs"))
+    # Absolute, so that a kernel started in notebooks/ and the shell that
+    # started it agree on one cache for a relative LSKD_CACHE.
+    return Path(os.environ.get("LSKD_CACHE", PACKAGE_DIR.parent / "runs")).expanduser().absolute()
 
 
 def code_version() -> str:
@@ -43,22 +48,96 @@ def run_key(kind: str, config: dict[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+class DamagedRun(RuntimeError):
+    """A cached run whose files do not match its record; it is reported, never served."""
+
+
+_CHECKED: dict[tuple, str | None] = {}  # (path, file stamps) -> problem; hashing once per process
+
+
+def _stamp(path: Path) -> tuple:
+    out = [str(path)]
+    for name in ("metrics.json", "model.pt", "config.json", "done.json"):
+        try:
+            st = (path / name).stat()
+            out.append((name, st.st_size, st.st_mtime_ns))
+        except OSError:
+            out.append((name, None))
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class Run:
     path: Path
 
     @property
     def done(self) -> bool:
-        return (self.path / "metrics.json").is_file()
+        """Finished and intact. A damaged run is reported on stderr once and counts as not done, so it retrains."""
+        problem = self.problem()
+        if problem not in (None, "unfinished") and str(self.path) not in _REPORTED:
+            _REPORTED.add(str(self.path))
+            print(f"warning: cached run {self.path} is damaged ({problem}); it will not be used and trains again",
+                  file=sys.stderr)
+        return problem is None
+
+    def problem(self) -> str | None:
+        """None for a finished, intact run; "unfinished"; or what is damaged."""
+        key = _stamp(self.path)
+        if key not in _CHECKED:
+            _CHECKED[key] = self._check()
+        return _CHECKED[key]
+
+    def _check(self) -> str | None:
+        if (self.path / "done.json").is_file() and self.path.name.startswith("nmt-"):
+            try:  # translation steps (lskd_core.nmt) mark completion with done.json
+                json.loads((self.path / "done.json").read_text())
+            except (OSError, ValueError) as exc:
+                return f"done.json is unreadable: {exc}"
+            return None
+        mpath = self.path / "metrics.json"
+        if not mpath.is_file():
+            return "unfinished"
+        try:
+            metrics = json.loads(mpath.read_text())
+        except (OSError, ValueError) as exc:
+            return f"metrics.json is unreadable: {exc}"
+        if not isinstance(metrics, dict) or "kind" not in metrics or "final_top1" not in metrics:
+            return "metrics.json holds no finished-run record"
+        sums = metrics.get("files_sha256") or {}
+        for name in ("model.pt", "config.json"):
+            f = self.path / name
+            if not f.is_file():
+                return f"{name} is missing"
+            if name in sums and file_sha256(f) != sums[name]:
+                return f"{name} does not match the SHA-256 in metrics.json"
+        if not sums:  # runs written before checksums existed: at least the files must parse
+            try:
+                json.loads((self.path / "config.json").read_text())
+                load_checkpoint(self.path / "model.pt")
+            except Exception as exc:  # noqa: BLE001 - any failure to load is damage
+                return f"model.pt or config.json does not load: {exc}"
+        return None
+
+    def _read_json(self, name: str) -> dict[str, Any]:
+        try:
+            return json.loads((self.path / name).read_text())
+        except (OSError, ValueError) as exc:
+            raise DamagedRun(f"{self.path / name}: {exc}; run `lskd runs verify`") from exc
 
     def config(self) -> dict[str, Any]:
-        return json.loads((self.path / "config.json").read_text())
+        return self._read_json("config.json")
 
     def metrics(self) -> dict[str, Any]:
-        return json.loads((self.path / "metrics.json").read_text())
+        return self._read_json("metrics.json")
 
     def state_dict(self) -> dict:
-        return load_checkpoint(self.path / "model.pt")
+        try:
+            return load_checkpoint(self.path / "model.pt")
+        except Exception as exc:  # noqa: BLE001 - torch raises several types for a damaged zip
+            raise DamagedRun(f"{self.path / 'model.pt'} does not load ({exc}); run `lskd runs verify`") from exc
+
+
+_REPORTED: set[str] = set()
 
 
 def run_dir(kind: str, config: dict[str, Any]) -> Run:
@@ -110,10 +189,14 @@ def lock(run: Run):
 def list_runs() -> list[dict[str, Any]]:
     root = cache_root()
     out = []
-    for p in sorted(root.glob("*-*")) if root.is_dir() else []:
+    for p in sorted(q for q in root.glob("*-*") if q.is_dir()) if root.is_dir() else []:
         run = Run(p)
-        if not run.done:
-            out.append({"run": p.name, "status": "incomplete"})
+        problem = run.problem()
+        if problem is not None:
+            out.append({"run": p.name, "status": "incomplete" if problem == "unfinished" else f"damaged: {problem}"})
+            continue
+        if p.name.startswith("nmt-"):
+            out.append({"run": p.name, "status": "done", "kind": p.name.split("-")[1]})
             continue
         m = run.metrics()
         out.append({"run": p.name, "status": "done", "kind": m.get("kind"), "arch": m.get("arch"),
@@ -121,3 +204,67 @@ def list_runs() -> list[dict[str, Any]]:
                     "final_top1": m.get("final_top1"), "best_top1": m.get("best_top1"),
                     "wall_time_s": m.get("wall_time_s")})
     return out
+
+
+def _locked(run: Run) -> bool:
+    """True when another process holds ``run``'s lock (it is training now)."""
+    path = run.path.parent / ".locks" / f"{run.path.name}.lock"
+    if not path.is_file():
+        return False
+    with open(path, "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fh, fcntl.LOCK_UN)
+    return False
+
+
+def gc(dry_run: bool = False, min_age_s: float = 60.0) -> list[str]:
+    """Remove the cache's debris and return what was (or would be) removed.
+
+    Debris: temporary files a killed write left behind, sweep folders with no
+    checkpoint to resume from, checkpoints that no longer load, stale lock
+    files, and the temporary chapter folders (``lskd-nb-*``) of killed runs.
+    Anything a live process holds (its lock) or touched in the last
+    ``min_age_s`` seconds is kept. Finished runs, damaged or not, are kept:
+    ``lskd runs verify`` reports those.
+    """
+    import tempfile
+
+    root, now, removed = cache_root(), time.time(), []
+
+    def old(p: Path) -> bool:
+        try:
+            return now - p.stat().st_mtime >= min_age_s
+        except OSError:
+            return False
+
+    def drop(p: Path) -> None:
+        removed.append(str(p))
+        if not dry_run:
+            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+
+    for d in sorted(q for q in root.glob("*-*") if q.is_dir()) if root.is_dir() else []:
+        if _locked(Run(d)):
+            continue
+        for tmp in d.glob(".*.tmp"):
+            if old(tmp):
+                drop(tmp)
+        ckpt = d / "checkpoint.pt"
+        if ckpt.is_file() and old(ckpt):
+            try:
+                load_checkpoint(ckpt)
+            except Exception:  # noqa: BLE001 - a checkpoint that does not load cannot resume anything
+                drop(ckpt)
+        if d.name.startswith("sweep-") and not (d / "checkpoint.pt").is_file() and old(d):
+            drop(d)
+    locks = root / ".locks"
+    for lk in sorted(locks.glob("*.lock")) if locks.is_dir() else []:
+        if not (root / lk.stem).exists() and old(lk) and not _locked(Run(root / lk.stem)):
+            drop(lk)
+    for nb in Path(tempfile.gettempdir()).glob("lskd-nb-*"):
+        pid = nb.name.split("-")[2] if nb.name.count("-") >= 3 else ""
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            drop(nb)
+    return removed

@@ -9,6 +9,8 @@
     lskd nmt prepare --profile tiny [--corpus iwslt --root PATH --src en --tgt de]
     lskd nmt grid --profile tiny --alphas 0 0.1 --temperatures 1 2 3 64 --seeds 0
     lskd runs list
+    lskd runs verify                   # checksums of every cached run
+    lskd runs gc [--dry-run]           # debris of killed runs
     lskd runs export --profile small   # claim records + run metrics made on a GPU, to commit
 """
 
@@ -67,7 +69,16 @@ def _cmd_train(a: argparse.Namespace) -> int:
     from .profiles import get_profile, student_config, teacher_config
     from .train import train_students, train_teacher
 
+    from .params import RULES
+
     prof = get_profile(a.profile)
+    if a.seed is not None:
+        RULES["seeds"](a.seed)
+    if a.temperatures is not None:
+        RULES["temperatures"](a.temperatures)
+    RULES["alpha"](a.alpha)
+    if not 0 <= a.beta <= 1:
+        raise ValueError(f"--beta {a.beta} must lie in [0, 1]")
     over = {"data_root": a.data_root} if a.data_root else {}
     if a.amp:
         over["amp"] = a.amp
@@ -136,6 +147,32 @@ def _cmd_runs_list(a: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_runs_verify(a: argparse.Namespace) -> int:
+    from .cache import cache_root, list_runs
+
+    rows = list_runs()
+    bad = [r for r in rows if r["status"].startswith("damaged")]
+    unfinished = [r for r in rows if r["status"] == "incomplete"]
+    for r in bad:
+        print(f"damaged  {cache_root() / r['run']}: {r['status'][len('damaged: '):]}")
+    print(f"{len(rows) - len(bad) - len(unfinished)} finished runs intact, {len(unfinished)} unfinished, "
+          f"{len(bad)} damaged in {cache_root()}")
+    if bad:
+        print("error: damaged runs are never served; they train again when a chapter needs them "
+              "(or delete their folders)", file=sys.stderr)
+    return 1 if bad else 0
+
+
+def _cmd_runs_gc(a: argparse.Namespace) -> int:
+    from .cache import cache_root, gc
+
+    removed = gc(dry_run=a.dry_run)
+    for p in removed:
+        print(f"{'would remove' if a.dry_run else 'removed'} {p}")
+    print(f"{len(removed)} debris item(s) {'found' if a.dry_run else 'removed'} in {cache_root()}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lskd", description="label smoothing x knowledge distillation")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -193,6 +230,10 @@ def parser() -> argparse.ArgumentParser:
     rl = sub.add_parser("runs", help="the run cache")
     rsub = rl.add_subparsers(dest="runs_cmd", required=True)
     rsub.add_parser("list").set_defaults(func=_cmd_runs_list)
+    rsub.add_parser("verify", help="check every cached run against its checksums").set_defaults(func=_cmd_runs_verify)
+    g = rsub.add_parser("gc", help="remove debris: temporary files, orphaned sweeps, leftovers of killed runs")
+    g.add_argument("--dry-run", action="store_true", help="list what would go, remove nothing")
+    g.set_defaults(func=_cmd_runs_gc)
     ex = rsub.add_parser("export", help="copy a profile's claim records and run metrics to results/ (to commit)")
     ex.add_argument("--profile", required=True)
     ex.add_argument("--dest", help="default: results/ in the repository")
@@ -204,12 +245,26 @@ def main(argv: list[str] | None = None) -> int:
     from .data import DataError
     from .params import ParameterError
 
+    import signal
+
+    from .cache import DamagedRun
+
     a = parser().parse_args(argv)
+    # TERM unwinds like Ctrl-C, so temporary folders and locks are released on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         return a.func(a)
-    except (DataError, ParameterError, ValueError, FileNotFoundError, ImportError) as exc:
+    except (DataError, ParameterError, ValueError, FileNotFoundError, ImportError, DamagedRun) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a read-only or full cache, a cache path that is a file, ...
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted; finished runs are kept and an unfinished one resumes from its last checkpoint",
+              file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -76,7 +76,7 @@ def _dir(profile: str, root: Path | None = None) -> Path:
 
 
 def save_verdicts(chapter: str, profile: str, table: pd.DataFrame, runs: Iterable[str] = (),
-                  root: Path | None = None) -> Path:
+                  root: Path | None = None) -> Path | None:
     """Store a chapter's verdict rows (they need a ``key`` column) as a claim record."""
     if "key" not in table.columns:
         raise ValueError("a verdict table needs a 'key' column naming each claim")
@@ -86,8 +86,12 @@ def save_verdicts(chapter: str, profile: str, table: pd.DataFrame, runs: Iterabl
     cols = ["key", "ours: mean diff", "95% CI", "n seeds", "verdict"]
     rows = table[[c for c in cols if c in table.columns]].to_dict(orient="records")
     path = _dir(profile, root) / f"{chapter}.json"
-    atomic_write_json(path, {"chapter": chapter, "profile": profile, "rows": rows, "runs": sorted(runs),
-                             "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    try:
+        atomic_write_json(path, {"chapter": chapter, "profile": profile, "rows": rows, "runs": sorted(runs),
+                                 "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    except OSError as exc:  # a shared, read-only cache: the chapter still runs and shows its verdicts
+        print(f"(verdicts not saved to the ledger: {path.parent} is not writable: {exc.strerror})")
+        return None
     return path
 
 

@@ -46,9 +46,7 @@ def declared_parameters(nb) -> dict[str, Any]:
     return {k: v for k, v in ns.items() if not k.startswith("_")}
 
 
-def parse_value(text: str) -> Any:
-    """Command-line values: YAML scalars and lists (``4``, ``0.1``, ``[1, 2]``, ``tiny``)."""
-    return yaml.safe_load(text)
+from .params import parse_value  # noqa: E402 - one parser for lskd run and plain papermill
 
 
 @dataclass
@@ -88,10 +86,16 @@ def execute(source: Path, parameters: dict[str, Any] | None = None, output: Path
     params = dict(parameters or {})
     validate({**defaults, **params}, allowed=set(defaults))
     output = Path(output) if output else EXECUTED / f"{source.stem}.ipynb"
+    _check_writable(output)
+    from .cache import cache_root
+
     t0 = time.perf_counter()
-    # The kernel inherits LSKD_PROGRESS=0 (no progress bars in the rendered page);
-    # the caller's environment is restored afterwards.
-    with tempfile.TemporaryDirectory(prefix="lskd-nb-") as tmp, _env(LSKD_PROGRESS="0"):
+    # The kernel inherits LSKD_PROGRESS=0 (no progress bars in the rendered page) and
+    # the cache as an absolute path (its working directory is notebooks/); the caller's
+    # environment is restored afterwards. The temporary folder carries our pid so that
+    # `lskd runs gc` can tell a killed run's leftovers from a live one's.
+    with tempfile.TemporaryDirectory(prefix=f"lskd-nb-{os.getpid()}-") as tmp, \
+            _env(LSKD_PROGRESS="0", LSKD_CACHE=str(cache_root())):
         src = Path(tmp) / f"{source.stem}.ipynb"
         out = Path(tmp) / f"{source.stem}.out.ipynb"
         nbformat.write(nb, src)
@@ -102,8 +106,25 @@ def execute(source: Path, parameters: dict[str, Any] | None = None, output: Path
             msg = (f"chapter {source.name} failed in cell {exc.exec_count} "
                    f"(code cell #{exc.cell_index}): {exc.ename}: {exc.evalue}")
             return Result(source.stem, False, time.perf_counter() - t0, None, msg)
-        atomic_write_bytes(output, out.read_bytes())
+        try:
+            atomic_write_bytes(output, out.read_bytes())
+        except OSError as exc:  # keep the work: the chapter ran, only the copy failed
+            kept = Path(tempfile.gettempdir()) / f"{source.stem}.executed.ipynb"
+            kept.write_bytes(out.read_bytes())
+            return Result(source.stem, False, time.perf_counter() - t0, kept,
+                          f"could not write {output} ({exc.strerror}); the executed chapter is kept at {kept}")
     return Result(source.stem, True, time.perf_counter() - t0, output)
+
+
+def _check_writable(output: Path) -> None:
+    """Fail before any compute when the executed notebook could not be written."""
+    parent = output.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if output.is_dir():
+        raise ParameterError(f"output {output} is a folder; give a file name such as {output / 'chapter.ipynb'}")
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise ParameterError(f"cannot write the executed chapter to {output}: {parent} is not a writable folder")
 
 
 def toc_chapters(toc: Path = ROOT / "_toc.yml") -> list[str]:

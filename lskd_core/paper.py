@@ -62,7 +62,7 @@ GRID: dict[str, dict] = {
 
 
 def top1(table: str, alpha: float, t: float | None) -> float | None:
-    row = GRID[table]["rows"].get((alpha, None if t is None else int(t)))
+    row = GRID[table]["rows"].get((alpha, None if t is None else float(t)))  # 1.5 must not meet the T=1 row
     return None if row is None else row[0]
 
 

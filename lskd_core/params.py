@@ -18,7 +18,7 @@ class ParameterError(ValueError):
 def _profile(v: Any) -> None:
     from .profiles import PROFILES
 
-    if v not in PROFILES:
+    if not isinstance(v, str) or v not in PROFILES:
         raise ParameterError(f"profile={v!r} is unknown; valid profiles: {', '.join(PROFILES)}")
 
 
@@ -109,14 +109,38 @@ def _fraction(name: str) -> Callable[[Any], None]:
     return check
 
 
+def _temperatures(v: Any) -> None:
+    from .train import MAX_TEMPERATURE
+
+    _number_list("temperatures", _positive_number("temperature"))(v)
+    big = [t for t in v if t > MAX_TEMPERATURE]
+    if big:
+        raise ParameterError(f"temperatures {big} exceed {MAX_TEMPERATURE:g}: beyond that the teacher's soft "
+                             f"targets are uniform to float precision (the paper's largest T is 64)")
+    _unique("temperatures", v)
+
+
+def _unique(name: str, v: Any) -> None:
+    if len({float(x) for x in v}) != len(v):
+        raise ParameterError(f"{name}={list(v)!r} repeats a value; each must appear once "
+                             f"(a repeated seed would give a zero-width interval)")
+
+
+def _seeds(v: Any) -> None:
+    if v is None:  # the profile's seeds
+        return
+    _number_list("seeds", _seed)(v)
+    _unique("seeds", v)
+
+
 RULES: dict[str, Callable[[Any], None]] = {
     "profile": _profile,
     "alpha": _alpha,
     "alphas": _number_list("alphas", _alpha),
     "temperature": _positive_number("temperature"),
-    "temperatures": _number_list("temperatures", _positive_number("temperature")),
+    "temperatures": _temperatures,
     "seed": _seed,
-    "seeds": lambda v: v is None or _number_list("seeds", _seed)(v),  # None = the profile's seeds
+    "seeds": _seeds,
     "num_epochs": _optional_positive_int("num_epochs"),
     "lr": lambda v: v is None or _positive_number("lr")(v),
     "dataset": _dataset,
@@ -129,7 +153,7 @@ RULES: dict[str, Callable[[Any], None]] = {
     "classes": _class_names,
     "targets": lambda v: v is None or _class_names(v),
     "feature_weight": _positive_number("feature_weight"),
-    "switch_temperatures": _number_list("switch_temperatures", _positive_number("temperature")),
+    "switch_temperatures": _temperatures,
     "switch_epoch": _optional_epoch,
     "confidence": _choice("confidence", ("label", "top")),
     "num_bins": _positive_int("num_bins"),
@@ -137,6 +161,49 @@ RULES: dict[str, Callable[[Any], None]] = {
     "teacher_arch": _arch("teacher_arch"),
     "student_arch": _arch("student_arch"),
 }
+
+
+def parse_value(text: str) -> Any:
+    """A command-line or papermill value as YAML (``4``, ``0.1``, ``[1, 2]``, ``tiny``).
+
+    YAML 1.1 reads ``1e-3`` (no dot) as a string; such strings become numbers here.
+    """
+    import yaml
+
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ParameterError(f"cannot read {text!r} as a value ({where}); write lists as [1, 2, 3]") from None
+    return _numbers(value)
+
+
+def _numbers(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return int(value) if value.strip().lstrip("+-").isdigit() else float(value)
+        except ValueError:
+            return value
+    if isinstance(value, list):
+        return [_numbers(v) for v in value]
+    return value
+
+
+def accept(namespace: dict[str, Any]) -> None:
+    """Turn string values of a chapter's parameters into what they spell, in place.
+
+    Plain papermill (``papermill ... -p temperatures "[1, 2]"``) passes strings;
+    ``lskd run`` already passes typed values. After this both reach the chapter
+    alike, and ``validate`` sees the same values either way.
+    """
+    for name in RULES:
+        v = namespace.get(name)
+        if isinstance(v, str):
+            parsed = parse_value(v)
+            if not isinstance(parsed, str):
+                namespace[name] = parsed
+        elif isinstance(v, list):
+            namespace[name] = [_numbers(x) for x in v]
 
 
 def validate(params: dict[str, Any], allowed: set[str] | None = None) -> dict[str, Any]:

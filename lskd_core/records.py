@@ -125,25 +125,19 @@ def show_reference(chapter: str, live_profile: str, names: Iterable[str] | None 
                    base: Path = REFERENCE_DIR) -> dict[str, dict]:
     """Display the committed records of ``chapter`` for every profile but the live one.
 
-    Each comes with its provenance, then the verdict rows (from the claim
-    records, when the chapter has any) and the named tables.
+    Each comes with its provenance, then the named tables (all by default).
     """
     from IPython.display import Markdown, display
-
-    from .ledger import load_records
 
     refs = reference(chapter, exclude=[live_profile], base=base)
     if not refs:
         display(Markdown(f"*No committed reference records for this chapter besides the live `{live_profile}` run.*"))
         return refs
-    claims = {r["profile"]: r for r in load_records(root=base / "__none__", reference=base) if r["chapter"] == chapter}
     for prof, rec in refs.items():
         pv = provenance(rec, base)
         display(Markdown(f"**Reference: profile `{prof}`** ({pv['runs']} runs, seeds {pv['seeds']}, "
                          f"{pv['hardware']}, torch {pv['torch']}, {pv['train_wall_s'] / 60:.1f} min of training; "
                          f"recorded {rec['written_at'][:10]})"))
-        if prof in claims:
-            display(pd.DataFrame(claims[prof]["rows"]))
         for name in (names if names is not None else rec["tables"]):
             if name in rec["tables"]:
                 display(Markdown(f"*{name}* (`{prof}`)"))
