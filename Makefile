@@ -7,9 +7,25 @@ STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEBIAN_DATA := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz /usr/share/wordnet/data.noun
 
-.PHONY: setup data book execute html test bench clean
+# MathJax 3, served from the book's own _static so formulas render offline.
+MATHJAX_VERSION := 3.2.2
+MATHJAX := _static/mathjax/tex-chtml.js
 
-setup: $(STAMP) data
+.PHONY: setup data book execute html test test-fast bench clean
+
+setup: $(STAMP) data $(MATHJAX)
+
+# npm checks the tarball against the registry's integrity hash. Kept: the TeX
+# to HTML-CSS component, its web fonts and the accessibility menu's modules
+# (what a page loads), about 2 MB of the package's 24.
+$(MATHJAX):
+	@echo "installing MathJax $(MATHJAX_VERSION) for offline math (npm)"
+	@tmp=$$(mktemp -d) && cd $$tmp && npm pack -q mathjax@$(MATHJAX_VERSION) >/dev/null && \
+	  tar -xzf mathjax-$(MATHJAX_VERSION).tgz && mkdir -p $(CURDIR)/_static/mathjax && \
+	  for f in tex-chtml.js output/chtml/fonts/woff-v2 a11y; do \
+	    mkdir -p $(CURDIR)/_static/mathjax/$$(dirname $$f) && cp -r package/es5/$$f $(CURDIR)/_static/mathjax/$$f; done && \
+	  rm -rf $$tmp
+	@test -f $@
 
 # Reinstall when the dependency list changes. torch/torchvision are pinned
 # exactly in pyproject.toml so pip takes the local build and nothing else.
@@ -21,11 +37,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev,nmt]'
 	@touch $@
 
+# Debian packages: the embedded data, and Chromium for the browser test of the built book.
 data:
-	@for f in $(DEBIAN_DATA); do test -f $$f || missing=1; done; \
+	@for f in $(DEBIAN_DATA) /usr/bin/chromium; do test -f $$f || missing=1; done; \
 	if [ -n "$$missing" ]; then \
-	  echo "installing Debian data packages (dataset-fashion-mnist, wordnet-base)"; \
-	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq dataset-fashion-mnist wordnet-base; \
+	  echo "installing Debian packages (dataset-fashion-mnist, wordnet-base, chromium)"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq dataset-fashion-mnist wordnet-base chromium; \
 	fi
 	@$(BIN)/lskd data verify fashion_mnist
 
@@ -36,6 +53,7 @@ book: setup
 	@start=$$(date +%s); status=0; \
 	$(BIN)/lskd book --profile $(PROFILE) -q || status=$$?; \
 	$(BIN)/jupyter-book build . --path-output book -q || status=$$?; \
+	$(BIN)/lskd check-book book/_build/html || status=$$?; \
 	echo "make book: $$(( $$(date +%s) - start )) s; open book/_build/html/index.html"; \
 	exit $$status
 
@@ -44,6 +62,10 @@ html: setup
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+# Working sessions: everything that does not train, start kernels or processes (under a minute).
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow"
 
 bench: setup
 	$(BIN)/python bench/run.py

@@ -8,6 +8,10 @@
 3. eta on ImageNet-sized synthetic features (1.28M x 512, 1000 classes).
 4. On a GPU only: ResNet-50 -> ResNet-18 KD images/s at 224 px (bf16,
    channels_last, synthetic tensors) against plain ResNet-18 training.
+5. CPU levers on the tiny profile's student: channels_last, batch 256 against
+   128, 14x14 against 28x28 input, one thread against two, and a checkpoint
+   after every epoch against the 30-second cadence. Each pair trains the same
+   one-epoch run both ways.
 
 Timings alternate between the two sides (A B A B ...) and the median of each
 side is used, so slow drift of the machine hits both sides alike.
@@ -172,6 +176,43 @@ def bench_eta(quick: bool) -> dict:
     return {"n": n, "dim": d, "classes": k, "centroids_s": t_cent, "eta_10_targets_s": t_eta}
 
 
+# ---------------------------------------------------------------- 5. CPU levers
+
+
+def bench_levers(quick: bool) -> dict:
+    from dataclasses import replace
+
+    from lskd_core.profiles import get_profile
+
+    base = replace(get_profile("tiny").student, n_train=6000 if quick else 20000, n_test=1000, num_epochs=1)
+    threads = torch.get_num_threads()
+
+    def run(cfg, ckpt_s: str = "30", n_threads: int = threads):
+        def go():
+            _fresh_cache()
+            os.environ["LSKD_CHECKPOINT_SECONDS"] = ckpt_s
+            torch.set_num_threads(n_threads)
+            try:
+                train_teacher(cfg, progress=False)
+            finally:
+                torch.set_num_threads(threads)
+        return go
+
+    pairs = {
+        "channels_last_over_default": (run(replace(base, channels_last=True)), run(base)),
+        "batch128_over_batch256": (run(replace(base, batch_size=128, lr=base.lr / 2)), run(base)),
+        "28px_over_14px": (run(replace(base, downsample=1)), run(base)),
+        "1_thread_over_default_threads": (run(base, n_threads=1), run(base)),
+        "ckpt_every_epoch_over_30s": (run(replace(base, num_epochs=3), "0"), run(replace(base, num_epochs=3), "30")),
+    }
+    out = {"config": f"{base.arch}, {base.n_train} images, batch {base.batch_size}, 1 epoch, {threads} threads"}
+    for name, (a, b) in pairs.items():
+        a(), b()  # warm-up
+        ta, tb = _alternate(a, b, 2 if quick else 3)
+        out[name] = ta / tb
+    return out
+
+
 # ---------------------------------------------------------------- 4. GPU throughput
 
 
@@ -222,13 +263,15 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="smaller sizes (CI smoke); ratios are noisier")
     p.add_argument("--json", help="also write the results here")
-    p.add_argument("--only", nargs="+", choices=["sweep", "loop", "eta", "gpu"], help="run only these benchmarks")
+    p.add_argument("--only", nargs="+", choices=["sweep", "loop", "eta", "gpu", "levers"],
+                   help="run only these benchmarks")
     a = p.parse_args(argv)
     torch.set_num_threads(int(os.environ.get("LSKD_THREADS", torch.get_num_threads())))
     out = {"machine": f"{platform.machine()} {platform.processor()}, {torch.get_num_threads()} threads, "
                       f"torch {torch.__version__}", "quick": a.quick, "date": time.strftime("%Y-%m-%d %H:%M")}
     for name, fn in (("sweep", lambda: bench_sweep(a.quick)), ("loop", lambda: bench_loop(a.quick)),
-                     ("eta", lambda: bench_eta(a.quick)), ("gpu", bench_gpu)):
+                     ("eta", lambda: bench_eta(a.quick)), ("gpu", bench_gpu),
+                     ("levers", lambda: bench_levers(a.quick))):
         if a.only and name not in a.only:
             continue
         t0 = time.perf_counter()
@@ -245,6 +288,12 @@ def main(argv=None) -> int:
         e = out["eta"]
         print(f"  eta: centroids of {e['n']:,} x {e['dim']} features in {e['centroids_s']:.1f} s; "
               f"eta for 10 targets in {e['eta_10_targets_s']:.3f} s")
+    if "levers" in out:
+        lv = out["levers"]
+        print(f"  CPU levers ({lv['config']}), time ratios (>1: the first is slower):")
+        for k, v in lv.items():
+            if k != "config":
+                print(f"    {k}: {v:.2f}")
     if "kd_over_ce" in out.get("gpu", {}):
         g = out["gpu"]
         print(f"  GPU {g['gpu']}: KD {g['kd_images_per_s']:.0f} img/s vs CE {g['ce_images_per_s']:.0f} img/s "

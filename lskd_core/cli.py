@@ -2,6 +2,7 @@
 
     lskd run notebooks/<chapter>.md -p temperature 4 -p alpha 0.2
     lskd book --profile tiny
+    lskd check-book [book/_build/html]   # every page in headless Chromium, with screenshots
     lskd data verify fashion_mnist [--root PATH]
     lskd data list
     lskd train teacher --profile tiny --alpha 0.1
@@ -147,6 +148,22 @@ def _cmd_runs_list(a: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_check_book(a: argparse.Namespace) -> int:
+    from .browser import check_book
+
+    reports = check_book(Path(a.html), screenshots=not a.no_screenshots)
+    bad = [r for r in reports if r.problems]
+    for r in bad:
+        for p in r.problems:
+            print(f"{r.page}: {p}")
+    shots = [r.screenshot for r in reports if r.screenshot]
+    print(f"{len(reports) - len(bad)}/{len(reports)} pages clean in Chromium; "
+          f"{len(shots)} screenshots in {Path(a.html) / '_screenshots'}")
+    if bad:
+        print(f"error: {len(bad)} page(s) with problems (listed above)", file=sys.stderr)
+    return 1 if bad else 0
+
+
 def _cmd_runs_verify(a: argparse.Namespace) -> int:
     from .cache import cache_root, list_runs
 
@@ -188,6 +205,11 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--profile", default="tiny")
     b.add_argument("-q", "--quiet", action="store_true")
     b.set_defaults(func=_cmd_book)
+
+    cb = sub.add_parser("check-book", help="open every built page in headless Chromium, check it, screenshot it")
+    cb.add_argument("html", nargs="?", default="book/_build/html")
+    cb.add_argument("--no-screenshots", action="store_true")
+    cb.set_defaults(func=_cmd_check_book)
 
     d = sub.add_parser("data", help="data sets")
     dsub = d.add_subparsers(dest="data_cmd", required=True)

@@ -106,6 +106,7 @@ def execute(source: Path, parameters: dict[str, Any] | None = None, output: Path
             msg = (f"chapter {source.name} failed in cell {exc.exec_count} "
                    f"(code cell #{exc.cell_index}): {exc.ename}: {exc.evalue}")
             return Result(source.stem, False, time.perf_counter() - t0, None, msg)
+        _fold_injected_parameters(out)
         try:
             atomic_write_bytes(output, out.read_bytes())
         except OSError as exc:  # keep the work: the chapter ran, only the copy failed
@@ -114,6 +115,48 @@ def execute(source: Path, parameters: dict[str, Any] | None = None, output: Path
             return Result(source.stem, False, time.perf_counter() - t0, kept,
                           f"could not write {output} ({exc.strerror}); the executed chapter is kept at {kept}")
     return Result(source.stem, True, time.perf_counter() - t0, output)
+
+
+def _fold_injected_parameters(path: Path) -> None:
+    """Show the values used in the parameters cell itself and drop papermill's injected cell.
+
+    A reader then sees each parameter once, with its default beside any value
+    the run overrode. The injected cell has already run; removing it from the
+    saved notebook changes nothing that was computed.
+    """
+    import ast
+
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    injected = [c for c in nb.cells if "injected-parameters" in c.get("metadata", {}).get("tags", [])]
+    params = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if not injected or not params:
+        return
+    values: dict[str, str] = {}
+    for node in ast.parse(injected[0].source).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            values[node.targets[0].id] = ast.unparse(node.value)
+    lines = []
+    for line in params[0].source.splitlines():
+        name = line.split("=", 1)[0].strip() if "=" in line and not line.startswith((" ", "#")) else None
+        if name in values:
+            default = line.split("=", 1)[1].split("#", 1)[0].strip()
+            if not _same_literal(values[name], default):
+                line = f"{name} = {values[name]}  # this run; default {default}"
+        lines.append(line)
+    params[0].source = "\n".join(lines)
+    nb.cells = [c for c in nb.cells if c is not injected[0]]
+    nbformat.write(nb, str(path))
+
+
+def _same_literal(a: str, b: str) -> bool:
+    import ast
+
+    try:
+        return ast.literal_eval(a) == ast.literal_eval(b)
+    except (ValueError, SyntaxError):
+        return a == b
 
 
 def _check_writable(output: Path) -> None:

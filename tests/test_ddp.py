@@ -45,8 +45,8 @@ def _final_state(cache_dir: Path, kind: str) -> list[tuple[dict, dict]]:
     return sorted(out, key=lambda r: r[0].get("temperature", 0))
 
 
-def test_torchrun_two_gloo_processes_match_one_process(tmp_path):
-    os.environ["LSKD_CACHE"] = str(tmp_path / "one")
+def test_torchrun_two_gloo_processes_match_one_process(tmp_path, monkeypatch):
+    monkeypatch.setenv("LSKD_CACHE", str(tmp_path / "one"))
     train_students(TrainConfig(**TEACHER), TrainConfig(**STUDENT), [1.0, 4.0], progress=False)
     r = _torchrun(tmp_path / "two", 2)
     assert r.returncode == 0, r.stderr[-3000:]

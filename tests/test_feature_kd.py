@@ -125,8 +125,8 @@ def test_pairs_by_spatial_size_and_clear_error_without_a_match():
                                       (dict(feature_weight=float("nan")), "feature_weight"),
                                       (dict(kd_from_epoch=2), "kd_from_epoch"),
                                       (dict(feature_weight=1e-3, student_arch="mlp_s"), "no convolutional stages")])
-def test_bad_variants_fail_before_any_training(tmp_path, kw, match):
-    os.environ["LSKD_CACHE"] = str(tmp_path / "c")
+def test_bad_variants_fail_before_any_training(tmp_path, kw, match, monkeypatch):
+    monkeypatch.setenv("LSKD_CACHE", str(tmp_path / "c"))
     arch = kw.pop("student_arch", S_CFG.arch)
     with pytest.raises(ValueError, match=match):
         train_students(T_CFG, replace(S_CFG, arch=arch), [1], progress=False, **kw)
@@ -137,13 +137,13 @@ def _curves(run):
     return run.metrics()["curves"]
 
 
-def test_feature_kd_students_are_deterministic_and_sweep_equals_solo(tmp_path):
-    os.environ["LSKD_CACHE"] = str(tmp_path / "sweep")
+def test_feature_kd_students_are_deterministic_and_sweep_equals_solo(tmp_path, monkeypatch):
+    monkeypatch.setenv("LSKD_CACHE", str(tmp_path / "sweep"))
     sweep = train_students(T_CFG, S_CFG, [1, 3], progress=False, feature_weight=1e-3)
     plain = train_students(T_CFG, S_CFG, [1], progress=False)
     assert _curves(sweep[1.0]) != _curves(plain[1.0])  # the feature term changes training
     assert sweep[1.0].path != plain[1.0].path and sweep[1.0].config()["feature_weight"] == 1e-3
-    os.environ["LSKD_CACHE"] = str(tmp_path / "solo")
+    monkeypatch.setenv("LSKD_CACHE", str(tmp_path / "solo"))
     solo = train_students(T_CFG, S_CFG, [3], progress=False, feature_weight=1e-3)
     assert _curves(solo[3.0]) == _curves(sweep[3.0])
     a, b = solo[3.0].state_dict(), sweep[3.0].state_dict()
@@ -161,21 +161,21 @@ def test_interrupted_feature_kd_sweep_resumes_to_the_same_students(tmp_path, mon
             calls["n"] += 1
             raise KeyboardInterrupt("simulated interruption after the first student epoch")
 
-    os.environ["LSKD_CACHE"] = str(tmp_path / "resumed")
+    monkeypatch.setenv("LSKD_CACHE", str(tmp_path / "resumed"))
     monkeypatch.setattr(engine, "atomic_torch_save", save_then_die)
     with pytest.raises(KeyboardInterrupt):
         train_students(T_CFG, S_CFG, [1, 3], progress=False, feature_weight=1e-3)
     monkeypatch.setattr(engine, "atomic_torch_save", real)
     assert calls["n"] == 1
     resumed = train_students(T_CFG, S_CFG, [1, 3], progress=False, feature_weight=1e-3)
-    os.environ["LSKD_CACHE"] = str(tmp_path / "straight")
+    monkeypatch.setenv("LSKD_CACHE", str(tmp_path / "straight"))
     straight = train_students(T_CFG, S_CFG, [1, 3], progress=False, feature_weight=1e-3)
     for t in (1.0, 3.0):
         assert _curves(resumed[t]) == _curves(straight[t])
 
 
-def test_switch_student_follows_cross_entropy_until_the_switch(tmp_path):
-    os.environ["LSKD_CACHE"] = str(tmp_path / "c")
+def test_switch_student_follows_cross_entropy_until_the_switch(tmp_path, monkeypatch):
+    monkeypatch.setenv("LSKD_CACHE", str(tmp_path / "c"))
     switched = train_students(T_CFG, S_CFG, [3], progress=False, kd_from_epoch=1)[3.0]
     kd = train_students(T_CFG, S_CFG, [3], progress=False)[3.0]
     # A CE-trained model with the student's config sees the same init and batches.

@@ -28,12 +28,25 @@ def test_chapter_has_profile_parameter_and_takeaways(stem):
         assert "## Takeaways" in text and "## Exercises" in text
 
 
+@pytest.fixture(scope="session")
+def smoke_book(tmp_path_factory):
+    """A book folder whose chapters the smoke tests below execute; the browser test renders it."""
+    root = tmp_path_factory.mktemp("smoke_book")
+    for name in ("_config.yml", "_toc.yml"):
+        (root / name).write_text((ROOT / name).read_text())
+    (root / "book" / "executed").mkdir(parents=True)
+    for md in (ROOT / "book").glob("*.md"):
+        (root / "book" / md.name).write_text(md.read_text())
+    (root / "_static").symlink_to(ROOT / "_static")
+    return root
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("stem", CHAPTERS)
-def test_chapter_executes_on_smoke_profile(stem, tmp_path):
+def test_chapter_executes_on_smoke_profile(stem, smoke_book):
     if stem == "11_translation":
         pytest.importorskip("fairseq", reason="the translation chapter needs the nmt extra")
-    out = tmp_path / f"{stem}.ipynb"
+    out = smoke_book / "book" / "executed" / f"{stem}.ipynb"
     r = execute(NOTEBOOKS / f"{stem}.md", {"profile": "smoke"}, out, progress=False)
     assert r.ok, r.error
     nb = json.loads(out.read_text())
@@ -105,3 +118,27 @@ def test_book_build_goes_on_past_a_failed_chapter(tmp_path):
     assert (out / "c_last.ipynb").is_file()
     timings = json.loads((out / "_timings.json").read_text())
     assert [c["ok"] for c in timings["chapters"]] == [True, False, True]
+
+
+@pytest.mark.slow
+def test_rendered_smoke_book_in_a_browser(smoke_book):
+    """Every page, opened in headless Chromium after its scripts ran: rendered math, loading
+    images, no error cells, nothing fetched from the network. Screenshots are kept beside the build."""
+    from lskd_core.browser import check_book, chromium
+    from lskd_core.notebook import failure_page, toc_chapters
+
+    if chromium() is None:
+        pytest.fail("Chromium is missing: `make setup` installs Debian's chromium package")
+    for stem in toc_chapters():  # a chapter whose test failed still gets a page, and fails below
+        page = smoke_book / "book" / "executed" / f"{stem}.ipynb"
+        if not page.exists():
+            page.write_text(json.dumps(failure_page(stem, "its smoke test did not produce it")))
+    r = subprocess.run([str(Path(sys.executable).parent / "jupyter-book"), "build", str(smoke_book),
+                        "--path-output", str(smoke_book / "out"), "-q"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    html = smoke_book / "out" / "_build" / "html"
+    reports = check_book(html)
+    assert len(reports) >= len(toc_chapters()) + 2  # every chapter, the intro and the guide
+    problems = {r.page: r.problems for r in reports if r.problems}
+    assert problems == {}
+    assert all(r.screenshot and r.screenshot.stat().st_size > 10_000 for r in reports if r.page.endswith(".html"))

@@ -1,0 +1,132 @@
+"""What a reader sees: every built page opened in headless Chromium, checked and photographed.
+
+``check_book(html_dir)`` loads each page after its scripts have run (MathJax
+included) and reports, per page:
+
+- raw TeX left in the rendered text (``\\[``, ``\\(``, ``$$``, ``\\frac`` ...),
+  which means the math did not render;
+- ``<img>`` elements whose source is not a file of the build;
+- error output cells (tracebacks) and chapters that failed to build;
+- any remote script, style sheet, image or font: the book must work offline.
+
+It also saves a screenshot of every page under ``<html_dir>/_screenshots/``,
+which the reproducibility appendix links.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
+# TeX that survives only when MathJax did not run.
+_RAW_TEX = re.compile(r"\\\[|\\\]|\\\(|\\\)|\$\$|\\frac\b|\\begin\{|\\mathrm\b|\\alpha\b|\\eta\b")
+# Resources a page loads (not plain links a reader may follow).
+_REMOTE = re.compile(r"""<(?:script|img|link|source|iframe)\b[^>]*\b(?:src|href)\s*=\s*["'](?:https?:)?//""", re.I)
+_CSS_REMOTE = re.compile(r"""url\(\s*["']?(?:https?:)?//""", re.I)
+
+
+def chromium() -> str | None:
+    for name in CHROMIUM_NAMES:
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+@dataclass
+class PageReport:
+    page: str
+    problems: list[str] = field(default_factory=list)
+    screenshot: Path | None = None
+
+
+def _run(browser: str, args: list[str], timeout: float = 90) -> subprocess.CompletedProcess:
+    base = [browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+            "--no-first-run", "--disable-extensions", "--disable-background-networking",
+            "--virtual-time-budget=8000", "--run-all-compositor-stages-before-draw"]
+    return subprocess.run(base + args, capture_output=True, text=True, timeout=timeout)
+
+
+def rendered_dom(browser: str, page: Path) -> str:
+    return _run(browser, ["--dump-dom", page.resolve().as_uri()]).stdout
+
+
+def visible_text(dom: str) -> str:
+    """The text a reader sees: scripts, styles, MathJax's hidden MathML and code blocks removed."""
+    dom = re.sub(r"<(script|style|mjx-assistive-mml|pre|code|textarea)\b.*?</\1>", " ", dom, flags=re.S | re.I)
+    return html_lib.unescape(re.sub(r"<[^>]+>", " ", dom))
+
+
+def _images(dom: str) -> list[str]:
+    return re.findall(r"""<img\b[^>]*\bsrc\s*=\s*["']([^"']+)["']""", dom, flags=re.I)
+
+
+def check_page(browser: str, page: Path, html_dir: Path, shots: Path | None) -> PageReport:
+    rel = str(page.relative_to(html_dir))
+    report = PageReport(rel)
+    source = page.read_text(errors="replace")
+    dom = rendered_dom(browser, page)
+    if not dom.strip():
+        report.problems.append("Chromium returned no DOM")
+        return report
+    for m in _RAW_TEX.finditer(visible_text(dom)):
+        report.problems.append(f"raw TeX in the rendered text: {m.group(0)!r}")
+        break
+    for src in _images(dom):
+        if src.startswith("data:"):
+            continue
+        if re.match(r"(?:https?:)?//", src):
+            report.problems.append(f"remote image {src}")
+            continue
+        if not (page.parent / src.split("#")[0].split("?")[0]).is_file():
+            report.problems.append(f"image does not load: {src}")
+    if re.search(r'class="[^"]*\b(?:output traceback|output error)\b', source) or "Traceback (most recent call last)" in source:
+        report.problems.append("an error output cell")
+    if "This chapter failed to execute during the build" in source:
+        report.problems.append("the chapter failed to build")
+    for m in _REMOTE.finditer(source):
+        report.problems.append(f"remote resource: {m.group(0)[:120]}")
+    if shots is not None:
+        shot = shots / (rel.replace("/", "__").removesuffix(".html") + ".png")
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        _run(browser, [f"--screenshot={shot}", "--window-size=1280,1800", page.resolve().as_uri()])
+        report.screenshot = shot if shot.is_file() else None
+    return report
+
+
+def book_pages(html_dir: Path) -> list[Path]:
+    skip = {"genindex.html", "search.html"}
+    return sorted(p for p in html_dir.rglob("*.html") if p.name not in skip and "_static" not in p.parts
+                  and "_sources" not in p.parts and "_screenshots" not in p.parts)
+
+
+def stylesheet_problems(html_dir: Path) -> list[str]:
+    out = []
+    for css in (html_dir / "_static").rglob("*.css") if (html_dir / "_static").is_dir() else []:
+        if _CSS_REMOTE.search(css.read_text(errors="replace")):
+            out.append(f"remote url() in {css.relative_to(html_dir)}")
+    return out
+
+
+def check_book(html_dir: Path, screenshots: bool = True) -> list[PageReport]:
+    browser = chromium()
+    if browser is None:
+        raise FileNotFoundError("no Chromium found; `make setup` installs Debian's chromium package")
+    html_dir = Path(html_dir)
+    shots = html_dir / "_screenshots" if screenshots else None
+    reports = [check_page(browser, p, html_dir, shots) for p in book_pages(html_dir)]
+    if shots is not None:
+        items = "".join(f'<li><a href="{r.screenshot.name}">{html_lib.escape(r.page)}</a>'
+                        f'{" &mdash; " + html_lib.escape("; ".join(r.problems)) if r.problems else ""}</li>'
+                        for r in reports if r.screenshot)
+        (shots / "index.html").write_text(f"<!doctype html><meta charset='utf-8'><title>Screenshots</title>"
+                                          f"<h1>Every page of the book, in headless Chromium</h1><ul>{items}</ul>")
+    css = stylesheet_problems(html_dir)
+    if css:
+        reports.append(PageReport("_static/*.css", css))
+    return reports
