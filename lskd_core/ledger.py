@@ -83,7 +83,7 @@ def save_verdicts(chapter: str, profile: str, table: pd.DataFrame, runs: Iterabl
     unknown = sorted(set(table.key) - set(PAPER_CLAIMS))
     if unknown:
         raise ValueError(f"claims {unknown} are not in lskd_core.ledger.PAPER_CLAIMS")
-    cols = ["key", "ours: mean diff", "95% CI", "n seeds", "verdict"]
+    cols = ["key", "ours: mean diff", "95% CI", "n seeds", "verdict", "p", "detectable", "paper evidence"]
     rows = table[[c for c in cols if c in table.columns]].to_dict(orient="records")
     path = _dir(profile, root) / f"{chapter}.json"
     try:
@@ -144,17 +144,91 @@ def ledger(root: Path | None = None, exclude: Iterable[str] = ("smoke",),
         for row in r["rows"]:
             found[(r["profile"], row["key"])] = {**row, "chapter": r["chapter"], "n runs": len(r["runs"]),
                                                  "origin": r.get("origin", "cache")}
+    from .verdicts import holm_verdicts
+
+    # Holm's adjustment runs over each profile's family of claims with a p-value.
+    adjusted: dict[tuple[str, str], str] = {}
+    for prof in profiles:
+        keys = [k for k in PAPER_CLAIMS if (prof, k) in found]
+        for k, v in zip(keys, holm_verdicts([found[(prof, k)] for k in keys])):
+            adjusted[(prof, k)] = v
     out = []
     for key, (claim, evidence, chapter) in PAPER_CLAIMS.items():
-        row = {"claim": claim, "paper evidence": evidence, "chapter": chapter}
+        row = {"key": key, "claim": claim, "paper evidence": evidence, "chapter": chapter}
         for prof in profiles:
             got = found.get((prof, key))
             if got is None:
                 row[f"{prof}: verdict"] = "not run"
+                row[f"{prof}: Holm"] = "not run"
                 row[f"{prof}: ours"] = ""
                 continue
             row[f"{prof}: verdict"] = got["verdict"]
+            row[f"{prof}: Holm"] = adjusted[(prof, key)] if got.get("p") is not None or got["verdict"] == "not run" \
+                else "n/a (no p-value recorded)"
             row[f"{prof}: ours"] = (f"{got.get('ours: mean diff')} {got.get('95% CI', '')} (n={got.get('n seeds')})"
                                     + (" [reference record]" if got["origin"] == "reference" else ""))
         out.append(row)
     return pd.DataFrame(out)
+
+
+VERDICT_COLOURS = {"supported": "#2e7d32", "not supported": "#c62828", "inconclusive": "#757575",
+                   "not run": "#e0e0e0"}
+
+
+def _badge(text: str) -> str:
+    colour = VERDICT_COLOURS.get(text, "#9e9e9e")
+    fg = "#000" if text == "not run" else "#fff"
+    return (f'<span style="background:{colour};color:{fg};border-radius:0.6em;padding:0.05em 0.5em;'
+            f'font-size:0.8em;white-space:nowrap">{text}</span>')
+
+
+def matrix_html(table: pd.DataFrame) -> str:
+    """The ledger as a compact claims x profiles matrix of verdict badges that fits a page column.
+
+    Each cell shows the per-claim verdict and, below it, the Holm-adjusted one; the
+    paper's evidence and our numbers sit in a collapsible under each claim.
+    """
+    import html
+
+    profiles = [c.split(":")[0] for c in table.columns if c.endswith(": verdict")]
+    head = "".join(f"<th>{html.escape(p)}</th>" for p in profiles)
+    body = []
+    for _, r in table.iterrows():
+        cells = "".join(f'<td style="text-align:center">{_badge(r[f"{p}: verdict"])}<br>'
+                        f'<small>Holm: {html.escape(str(r.get(f"{p}: Holm", "")))}</small></td>' for p in profiles)
+        ours = "; ".join(f"{p}: {html.escape(str(r[f'{p}: ours']))}" for p in profiles if r[f"{p}: ours"])
+        body.append(f'<tr><td>{html.escape(r["claim"])}<details><summary><small>evidence</small></summary>'
+                    f'<small>paper: {html.escape(r["paper evidence"])}<br>ours: {ours or "none yet"}<br>'
+                    f'chapter {html.escape(r["chapter"])}</small></details></td>{cells}</tr>')
+    return (f'<table style="width:100%;table-layout:fixed;font-size:0.9em"><colgroup><col style="width:55%">'
+            f'</colgroup><thead><tr><th>claim</th>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>')
+
+
+def dashboard(table: pd.DataFrame, path: Path | None = None):
+    """One figure: every claim's verdict per profile (colours), from the claim records.
+
+    Saved to ``path`` when given, for the book's front page.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap
+
+    profiles = [c.split(":")[0] for c in table.columns if c.endswith(": verdict")]
+    order = list(VERDICT_COLOURS)
+    grid = [[order.index(r[f"{p}: verdict"]) if r[f"{p}: verdict"] in order else 3 for p in profiles]
+            for _, r in table.iterrows()]
+    fig, ax = plt.subplots(figsize=(2.2 + 1.1 * max(len(profiles), 1), 0.32 * len(table) + 1.2))
+    if profiles:
+        ax.imshow(grid, cmap=ListedColormap(list(VERDICT_COLOURS.values())), vmin=0, vmax=len(order) - 1,
+                  aspect="auto")
+    ax.set_yticks(range(len(table)), [k.replace("_", " ") for k in table["key"]], fontsize=8)
+    ax.set_xticks(range(len(profiles)), profiles)
+    ax.xaxis.tick_top()
+    for i, row in enumerate(grid):
+        for j, v in enumerate(row):
+            ax.text(j, i, order[v], ha="center", va="center", fontsize=6.5, color="black" if v == 3 else "white")
+    ax.set_title("Verdict of every claim, per profile (computed from the claim records)", fontsize=9, pad=24)
+    fig.tight_layout()
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110)
+    return fig

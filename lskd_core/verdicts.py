@@ -9,6 +9,11 @@ the between-seed variance. The rule:
   lies entirely on the claimed side of zero;
 - ``not supported``: it lies entirely on the other side;
 - ``inconclusive``: it contains zero, or fewer than 2 seeds exist.
+
+Seed s trains both teachers and all their students, so the unit of variation
+is the seed, covering teacher and student together. Across the twenty-odd
+claims of a profile, ``holm_verdicts`` gives the family-wise verdict beside
+the per-claim one.
 """
 
 from __future__ import annotations
@@ -73,12 +78,53 @@ def verdict(lo: float, hi: float) -> str:
 
 
 def interval_row(per_seed) -> dict:
-    """Mean of a per-seed contrast (> 0 when the claim holds), its 95 % t-interval and the verdict."""
+    """Mean of a per-seed contrast (> 0 when the claim holds), its 95 % t-interval and the verdict.
+
+    Also: the two-sided p-value of the paired t-test (for the Holm adjustment
+    across a profile's claims) and the interval's half-width, the smallest
+    mean difference this design could have called non-zero with the spread it saw.
+    """
     diffs = np.array(list(per_seed), dtype=float)
     mean, lo, hi = paired_interval(diffs)
+    if len(diffs) >= 2 and np.std(diffs, ddof=1) > 0:
+        p = float(stats.ttest_1samp(diffs, 0.0).pvalue)
+    else:
+        p = float("nan")
     return {"ours: mean diff": round(mean, 3),
             "95% CI": f"[{lo:.3f}, {hi:.3f}]" if np.isfinite(lo) else "n/a (1 seed)",
-            "n seeds": len(diffs), "verdict": verdict(lo, hi)}
+            "n seeds": len(diffs), "verdict": verdict(lo, hi),
+            "p": round(p, 4) if np.isfinite(p) else None,
+            "detectable": round(float(hi - lo) / 2, 3) if np.isfinite(lo) else None}
+
+
+def holm(pvalues: list[float | None], level: float = 0.05) -> list[bool | None]:
+    """Holm's step-down procedure: which hypotheses are rejected at family-wise ``level``.
+
+    ``None`` p-values (claims that could not be tested) are left out of the
+    family and get ``None``.
+    """
+    idx = [i for i, p in enumerate(pvalues) if p is not None and np.isfinite(p)]
+    order = sorted(idx, key=lambda i: pvalues[i])
+    out: list[bool | None] = [None] * len(pvalues)
+    m, still = len(order), True
+    for rank, i in enumerate(order):
+        still = still and pvalues[i] <= level / (m - rank)
+        out[i] = still
+    return out
+
+
+def holm_verdicts(rows: list[dict]) -> list[str]:
+    """The verdict of each row after Holm's adjustment across all ``rows`` (one profile's claims)."""
+    rejected = holm([r.get("p") for r in rows])
+    out = []
+    for r, rej in zip(rows, rejected):
+        if r.get("verdict") == "not run":
+            out.append("not run")
+        elif rej:
+            out.append("supported" if (r.get("ours: mean diff") or 0) > 0 else "not supported")
+        else:
+            out.append("inconclusive")
+    return out
 
 
 GRID_CLAIMS: tuple[Claim, ...] = (
@@ -106,18 +152,37 @@ def _seed_lookup(acc: Acc, seed: int) -> Lookup:
     return g
 
 
-def evaluate_claims(acc: Acc, seeds, claims=GRID_CLAIMS, paper_tables=("2A", "2B", "4", "B.1", "B.3")):
+# Every image-classification table of the paper with a teacher-by-temperature grid: no
+# default subset hides a row that bears on a claim (the ResNet-50 students included).
+IMAGE_TABLES = ("2A", "2A-R50", "2B", "2B-R50", "4", "B.1", "B.3")
+TRANSLATION_TABLES = ("5", "B.2")
+
+
+def paper_evidence(claim: Claim, tables) -> str:
+    """The paper's contrast for ``claim`` in every table that has its cells, split into for and against."""
+    from .paper import top1
+
+    got = [(tab, claim.contrast(lambda a, t, _tab=tab: top1(_tab, a, t))) for tab in tables]
+    pro = [f"{tab} {d:+.2f}" for tab, d in got if d is not None and d > 0]
+    con = [f"{tab} {d:+.2f}" for tab, d in got if d is not None and d <= 0]
+    return f"for: {', '.join(pro) or 'none'}; against: {', '.join(con) or 'none'}"
+
+
+def evaluate_claims(acc: Acc, seeds, claims=GRID_CLAIMS, paper_tables=IMAGE_TABLES):
     """One row per claim: paper differences, our paired mean difference, its CI and the verdict."""
     import pandas as pd
 
     from .paper import top1
 
+    if len(set(seeds)) != len(list(seeds)):
+        raise ValueError(f"seeds {list(seeds)} repeat; a repeated seed is not a new sample")
     rows = []
     for c in claims:
         row = {"key": c.key, "claim": c.text}
         for tab in paper_tables:
             d = c.contrast(lambda a, t, _tab=tab: top1(_tab, a, t))
             row[f"paper {tab}"] = None if d is None else round(d, 3)
+        row["paper evidence"] = paper_evidence(c, paper_tables)
         per_seed = [c.contrast(_seed_lookup(acc, s)) for s in seeds]
         if _missing(*per_seed):
             row.update({"ours: mean diff": None, "95% CI": "n/a", "n seeds": 0, "verdict": "not run"})

@@ -13,7 +13,7 @@ def _table(verdict, mean):
 
 def test_ledger_follows_the_records(tmp_path):
     empty = ledger(tmp_path, reference=None)
-    assert len(empty) == len(PAPER_CLAIMS) and list(empty.columns) == ["claim", "paper evidence", "chapter"]
+    assert len(empty) == len(PAPER_CLAIMS) and list(empty.columns) == ["key", "claim", "paper evidence", "chapter"]
     save_verdicts("03_student_grid", "tiny", _table("supported", 1.5), ["student-a", "student-b"], root=tmp_path)
     a = ledger(tmp_path, reference=None).set_index("chapter")
     row = a.loc["03_student_grid"]
@@ -51,7 +51,7 @@ def test_reference_records_fill_in_for_a_missing_profile(tmp_path):
 
     cache = tmp_path / "cache"
     run = Run(cache / "student-x")
-    finish_run(run, {"arch": "resnet_s"}, {"final_top1": 91.0, "hardware": {"device": "cuda"}}, {})
+    finish_run(run, {"arch": "resnet_s"}, {"kind": "student", "final_top1": 91.0, "hardware": {"device": "cuda"}}, {})
     save_verdicts("03_student_grid", "small", _table("supported", 2.0), ["student-x"], root=cache)
     ref = tmp_path / "results"
     written = export_reference("small", ref, root=cache)

@@ -90,3 +90,43 @@ def test_eta_claims_from_records():
     assert out["paper 3-R18"].iloc[0] == 1.515 and out["paper 3-R18"].iloc[1] == 0.299
     flipped = pd.DataFrame(rows).assign(eta=lambda d: -d.eta)
     assert list(eta_claims(flipped).verdict)[:2] == ["not supported", "not supported"]
+
+
+def _holm_adjusted(p):
+    """Holm's adjusted p-values, the textbook form: max over j <= i of (m - j + 1) p_(j), capped at 1."""
+    order = np.argsort(p)
+    m, adj, running = len(p), np.empty(len(p)), 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        adj[i] = running
+    return adj
+
+
+def test_holm_matches_adjusted_p_values():
+    from lskd_core.verdicts import holm
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        p = rng.uniform(0, 0.1, size=rng.integers(1, 25))
+        assert holm(list(p)) == list(_holm_adjusted(p) <= 0.05)
+    assert holm([0.01, None, 0.2]) == [True, None, False]
+
+
+def test_interval_row_p_value_and_detectable_difference():
+    from scipy import stats
+
+    from lskd_core.verdicts import interval_row
+
+    d = np.array([1.0, 1.2, 0.9, 1.4])
+    row = interval_row(d)
+    assert row["p"] == round(float(stats.ttest_1samp(d, 0).pvalue), 4)
+    half = stats.t.ppf(0.975, 3) * d.std(ddof=1) / 2
+    assert row["detectable"] == round(half, 3)
+
+
+def test_repeated_seeds_are_rejected():
+    from lskd_core.verdicts import evaluate_claims
+
+    acc = {(a, float(t)): {0: 80.0} for a in (0.0, 0.1) for t in (1, 2, 3, 64)}
+    with pytest.raises(ValueError, match="repeat"):
+        evaluate_claims(acc, [0, 0])
