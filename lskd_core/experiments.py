@@ -13,10 +13,15 @@ from .train import TrainConfig, load_data, load_model, predict, train_students, 
 
 
 def setup(num_threads: int | None = None) -> None:
-    """Deterministic CPU kernels and a fixed thread count for every chapter."""
+    """Deterministic CPU kernels, a fixed thread count and the book's one figure style, for every chapter."""
     torch.use_deterministic_algorithms(True, warn_only=True)
     if num_threads:
         torch.set_num_threads(num_threads)
+    import seaborn as sns
+
+    # One theme and palette across the book; fonts sized for a page column.
+    sns.set_theme(context="notebook", style="whitegrid", palette="colorblind", font_scale=0.9,
+                  rc={"figure.dpi": 100, "legend.frameon": True, "legend.fontsize": 8})
 
 
 def teachers(profile: Profile | str, alphas, seed: int = 0, **overrides) -> dict[float, Run]:
@@ -65,11 +70,23 @@ def cached_students(profile: Profile | str, alpha: float, temperatures, seeds,
     return out
 
 
+_DATA: dict[tuple, object] = {}
+
+
+def _data_for(cfg: TrainConfig):
+    """The evaluation data of ``cfg``, loaded once per kernel: chapters evaluate dozens of models on it."""
+    key = (cfg.dataset, cfg.data_root, cfg.n_train, cfg.n_test, cfg.downsample, cfg.image_size, cfg.augment)
+    if key not in _DATA:
+        _DATA.clear()  # one data set at a time keeps memory flat
+        _DATA[key] = load_data(cfg)
+    return _DATA[key]
+
+
 def outputs(run: Run, split: str = "test", features: bool = False):
     """Logits, labels (and penultimate features) of a cached model on a split."""
     conf = run.config()
     cfg = TrainConfig(**(conf["student"] if "student" in conf else conf))
-    data = load_data(cfg)
+    data = _data_for(cfg)
     model = load_model(run, data)
     return predict(model, data.train if split == "train" else data.test, cfg, features=features)
 

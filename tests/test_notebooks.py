@@ -142,3 +142,30 @@ def test_rendered_smoke_book_in_a_browser(smoke_book):
     problems = {r.page: r.problems for r in reports if r.problems}
     assert problems == {}
     assert all(r.screenshot and r.screenshot.stat().st_size > 10_000 for r in reports if r.page.endswith(".html"))
+
+
+def test_every_exercise_says_how_to_answer_it_with_valid_parameters():
+    """Each exercise has a dropdown; each `lskd run` line in one names a real chapter and passes its checks."""
+    import re
+    import shlex
+
+    from lskd_core.params import parse_value, validate
+
+    checked = 0
+    for stem in CHAPTERS:
+        text = (NOTEBOOKS / f"{stem}.md").read_text()
+        if "## Exercises" not in text:
+            continue
+        exercises = re.split(r"(?m)^\d+\. ", text.split("## Exercises", 1)[1])[1:]
+        if stem in ("08_errata", "09_ledger_and_guide", "10_teaching"):
+            continue
+        assert exercises and all("{dropdown}" in e for e in exercises), stem
+        for cmd in re.findall(r"`(lskd run [^`]+)`", text.split("## Exercises", 1)[1]):
+            args = shlex.split(cmd)[2:]
+            target = NOTEBOOKS.parent / args[0]
+            assert target.is_file(), cmd
+            params = {args[i + 1]: parse_value(args[i + 2]) for i in range(1, len(args) - 2, 3) if args[i] == "-p"}
+            allowed = set(declared_parameters(read_notebook(target)))
+            validate(params, allowed=allowed)
+            checked += 1
+    assert checked >= 20
