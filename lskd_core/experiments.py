@@ -173,6 +173,19 @@ def provenance(runs: dict, profile: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def say(**phrases) -> None:
+    """Glue computed phrases into the chapter's prose: ``{glue:md}`name``` in a markdown cell.
+
+    Every sentence of a chapter that states an outcome takes its words and
+    numbers from here, so the text changes when the runs change.
+    """
+    from IPython.display import Markdown
+    from myst_nb import glue
+
+    for name, text in phrases.items():
+        glue(name, Markdown(str(text)), display=False)
+
+
 def machine() -> str:
     return f"{platform.machine()} {platform.processor() or ''} {torch.get_num_threads()} threads, torch {torch.__version__}"
 
