@@ -9,7 +9,7 @@ def test_good_parameters_pass_through():
 
 
 @pytest.mark.parametrize("p,match", [
-    (dict(profile="enormous"), "valid profiles: smoke, tiny, small"),
+    (dict(profile="enormous"), "valid profiles: smoke, tiny, base, small"),
     (dict(alpha=1.0), r"\[0, 1\)"), (dict(alpha=-0.2), r"\[0, 1\)"), (dict(alpha=True), r"\[0, 1\)"),
     (dict(temperature=0), "> 0"), (dict(temperature=float("inf")), "finite"),
     (dict(temperatures=[]), "non-empty"), (dict(temperatures=[1, -3]), "> 0"),

@@ -287,15 +287,14 @@ def test_kill_dash_9_at_random_instants_then_resume_equals_uninterrupted(tmp_pat
     """Kills land anywhere: in start-up, mid-epoch, mid-checkpoint-write, while finishing runs."""
     import random
     import signal
-    import time
 
     rng = random.Random(1234)  # fixed: the test itself must be reproducible
     env = {**os.environ, "LSKD_CACHE": str(tmp_path / "killed"), "LSKD_CHECKPOINT_SECONDS": "0"}
     kills = 0
-    for attempt in range(40):
+    for attempt in range(8):  # eight lives, each cut at a random instant; then one that may finish
         proc = subprocess.Popen([sys.executable, "-c", _KILLABLE], env=env)
         try:
-            proc.wait(timeout=rng.uniform(1.0, 6.0))
+            proc.wait(timeout=rng.uniform(1.0, 8.0))
         except subprocess.TimeoutExpired:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
@@ -303,8 +302,8 @@ def test_kill_dash_9_at_random_instants_then_resume_equals_uninterrupted(tmp_pat
             continue
         assert proc.returncode == 0
         break
-    else:
-        pytest.fail("the sweep never finished")
+    final = subprocess.run([sys.executable, "-c", _KILLABLE], env=env, timeout=600)
+    assert final.returncode == 0
     assert kills >= 3, "the random instants should interrupt the run several times"
     monkeypatch.setenv("LSKD_CACHE", str(tmp_path / "killed"))
     t = TrainConfig(arch="convnet_m", n_train=300, n_test=200, num_epochs=3, batch_size=64)
