@@ -70,6 +70,8 @@ def check_page(browser: str, page: Path, html_dir: Path, shots: Path | None) -> 
     rel = str(page.relative_to(html_dir))
     report = PageReport(rel)
     source = page.read_text(errors="replace")
+    if re.search(r'<meta[^>]+http-equiv="refresh"', source, flags=re.I) and len(source) < 2000:
+        return report  # a redirect (the root index.html); its target is checked as a page of its own
     dom = rendered_dom(browser, page)
     if not dom.strip():
         report.problems.append("Chromium returned no DOM")

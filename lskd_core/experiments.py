@@ -186,6 +186,15 @@ def say(**phrases) -> None:
         glue(name, Markdown(str(text)), display=False)
 
 
+def executed_dir():
+    """Where this chapter's executed notebook goes (set by ``lskd run``/``lskd book``): files the
+    book's static pages show, such as the front page's dashboard, are written beside it."""
+    import os
+    from pathlib import Path
+
+    return Path(os.environ.get("LSKD_EXECUTED_DIR", Path.cwd().parent / "book" / "executed"))
+
+
 def machine() -> str:
     return f"{platform.machine()} {platform.processor() or ''} {torch.get_num_threads()} threads, torch {torch.__version__}"
 

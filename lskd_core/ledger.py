@@ -164,7 +164,7 @@ def ledger(root: Path | None = None, exclude: Iterable[str] = ("smoke",),
                 continue
             row[f"{prof}: verdict"] = got["verdict"]
             row[f"{prof}: Holm"] = adjusted[(prof, key)] if got.get("p") is not None or got["verdict"] == "not run" \
-                else "n/a (no p-value recorded)"
+                else "n/a (record predates p-values)"
             row[f"{prof}: ours"] = (f"{got.get('ours: mean diff')} {got.get('95% CI', '')} (n={got.get('n seeds')})"
                                     + (" [reference record]" if got["origin"] == "reference" else ""))
         out.append(row)

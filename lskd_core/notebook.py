@@ -95,7 +95,7 @@ def execute(source: Path, parameters: dict[str, Any] | None = None, output: Path
     # environment is restored afterwards. The temporary folder carries our pid so that
     # `lskd runs gc` can tell a killed run's leftovers from a live one's.
     with tempfile.TemporaryDirectory(prefix=f"lskd-nb-{os.getpid()}-") as tmp, \
-            _env(LSKD_PROGRESS="0", LSKD_CACHE=str(cache_root())):
+            _env(LSKD_PROGRESS="0", LSKD_CACHE=str(cache_root()), LSKD_EXECUTED_DIR=str(output.parent.resolve())):
         src = Path(tmp) / f"{source.stem}.ipynb"
         out = Path(tmp) / f"{source.stem}.out.ipynb"
         nbformat.write(nb, src)
