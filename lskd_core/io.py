@@ -46,6 +46,21 @@ def atomic_torch_save(path: Path, obj: Any) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
+class DamagedFile(OSError):
+    """A checkpoint or model file that exists but does not load (truncated, overwritten)."""
+
+
 def load_checkpoint(path: Path) -> Any:
+    import errno
+    import pickle
+
     # weights_only=True: a checkpoint can never execute code when loaded.
-    return torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise  # refused on purpose (code inside), not damaged
+    except FileNotFoundError:
+        raise
+    except (RuntimeError, OSError, EOFError, ValueError) as exc:
+        raise DamagedFile(errno.EIO, f"{path} is damaged and does not load ({exc}); `lskd runs gc` removes "
+                                     f"a damaged checkpoint so that the run starts over", str(path)) from exc

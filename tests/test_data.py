@@ -215,6 +215,7 @@ def test_cifar100_fixture_fails_checksums_and_truncation(tmp_path):
 
 # ------------------------------------------------------------ CLI
 
+@pytest.mark.slow
 def test_cli_verify_ok_and_error_messages(tmp_path):
     ok = subprocess.run([sys.executable, "-m", "lskd_core.cli", "data", "verify", "fashion_mnist"],
                         capture_output=True, text=True)

@@ -45,6 +45,7 @@ def _final_state(cache_dir: Path, kind: str) -> list[tuple[dict, dict]]:
     return sorted(out, key=lambda r: r[0].get("temperature", 0))
 
 
+@pytest.mark.slow
 def test_torchrun_two_gloo_processes_match_one_process(tmp_path, monkeypatch):
     monkeypatch.setenv("LSKD_CACHE", str(tmp_path / "one"))
     train_students(TrainConfig(**TEACHER), TrainConfig(**STUDENT), [1.0, 4.0], progress=False)
@@ -65,6 +66,7 @@ def test_torchrun_two_gloo_processes_match_one_process(tmp_path, monkeypatch):
     assert not list((tmp_path / "two").rglob("*.tmp")) and not list((tmp_path / "two").glob("sweep-*"))
 
 
+@pytest.mark.slow
 def test_torchrun_with_batch_norm_runs_and_ranks_agree(tmp_path):
     # With batch norm each rank normalises by its own shard's statistics (as in the
     # paper's multi-GPU runs), so only closeness, not equality, with one process is expected.

@@ -137,6 +137,7 @@ def _curves(run):
     return run.metrics()["curves"]
 
 
+@pytest.mark.slow
 def test_feature_kd_students_are_deterministic_and_sweep_equals_solo(tmp_path, monkeypatch):
     monkeypatch.setenv("LSKD_CACHE", str(tmp_path / "sweep"))
     sweep = train_students(T_CFG, S_CFG, [1, 3], progress=False, feature_weight=1e-3)
@@ -151,6 +152,7 @@ def test_feature_kd_students_are_deterministic_and_sweep_equals_solo(tmp_path, m
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.slow
 def test_interrupted_feature_kd_sweep_resumes_to_the_same_students(tmp_path, monkeypatch):
     real = engine.atomic_torch_save
     calls = {"n": 0}
@@ -174,6 +176,7 @@ def test_interrupted_feature_kd_sweep_resumes_to_the_same_students(tmp_path, mon
         assert _curves(resumed[t]) == _curves(straight[t])
 
 
+@pytest.mark.slow
 def test_switch_student_follows_cross_entropy_until_the_switch(tmp_path, monkeypatch):
     monkeypatch.setenv("LSKD_CACHE", str(tmp_path / "c"))
     switched = train_students(T_CFG, S_CFG, [3], progress=False, kd_from_epoch=1)[3.0]

@@ -43,6 +43,7 @@ def test_token_kd_rejects_mismatched_vocabularies_and_handles_all_pad():
     assert n == 0 and loss.item() == 0.0
 
 
+@pytest.mark.slow
 def test_fairseq_criterion_on_a_toy_transformer(tmp_path):
     pytest.importorskip("fairseq")  # the optional `nmt` extra
     from fairseq_toy import toy_task_and_models
@@ -229,6 +230,7 @@ def test_reference_grid_round_trip_feeds_the_verdicts(monkeypatch, tmp_path):
     assert v.loc["nmt_high_T_hurts", "verdict"] == "not supported"
 
 
+@pytest.mark.slow
 def test_fairseq_training_is_bitwise_reproducible_on_cpu(tmp_path, monkeypatch):
     """Same config and seed, two empty caches: the same weights to the bit (one thread per process)."""
     pytest.importorskip("fairseq")

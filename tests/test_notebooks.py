@@ -72,12 +72,14 @@ def test_bad_values_fail_before_execution(params, match, tmp_path):
         execute(NOTEBOOKS / "01_ls_and_kd.md", params, tmp_path / "x.ipynb")
 
 
+@pytest.mark.slow
 def test_cli_run_reports_bad_parameter_with_exit_code():
     r = subprocess.run([sys.executable, "-m", "lskd_core.cli", "run", "notebooks/01_ls_and_kd.md",
                         "-p", "profile", "enormous"], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 2 and "valid profiles" in r.stderr
 
 
+@pytest.mark.slow
 def test_failing_cell_is_named_and_leaves_no_output(tmp_path):
     src = tmp_path / "broken.md"
     src.write_text((NOTEBOOKS / "99_reproducibility.md").read_text() + "\n```{code-cell} ipython3\n1 / 0\n```\n")
@@ -87,6 +89,7 @@ def test_failing_cell_is_named_and_leaves_no_output(tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_execute_leaves_the_callers_environment_alone(tmp_path, monkeypatch):
     import os
 
@@ -98,6 +101,7 @@ def test_execute_leaves_the_callers_environment_alone(tmp_path, monkeypatch):
     assert "LSKD_PROGRESS" not in os.environ
 
 
+@pytest.mark.slow
 def test_book_build_goes_on_past_a_failed_chapter(tmp_path):
     from lskd_core.notebook import execute_book
 

@@ -24,6 +24,7 @@ def _curves(run):
     return run.metrics()["curves"]
 
 
+@pytest.mark.slow
 def test_debris_of_a_checkpoint_write_does_not_break_the_resumed_sweep(tmp_path, monkeypatch):
     """A kill during a checkpoint write leaves ``.checkpoint.pt.*.tmp``; the sweep used to
     finish its students and then crash at ``rmdir`` for good."""
@@ -74,6 +75,7 @@ def test_bad_beta_is_rejected_before_the_teacher_trains(tmp_path, monkeypatch):
     assert not (tmp_path / "c").exists() or not list((tmp_path / "c").glob("*-*"))
 
 
+@pytest.mark.slow
 def test_finished_runs_record_the_checksums_of_their_files(tmp_path, monkeypatch):
     monkeypatch.setenv("LSKD_CACHE", str(tmp_path / "c"))
     run = train_teacher(replace(T_CFG, num_epochs=1), progress=False)
@@ -85,6 +87,7 @@ def test_finished_runs_record_the_checksums_of_their_files(tmp_path, monkeypatch
         assert hashlib.sha256((run.path / name).read_bytes()).hexdigest() == digest
 
 
+@pytest.mark.slow
 def test_checkpoint_cadence_skips_writes_but_not_results(tmp_path, monkeypatch):
     """A time-based cadence writes fewer checkpoints; the model is the same either way."""
     writes = []
@@ -125,6 +128,7 @@ def _finished(tmp_path, monkeypatch, name="c"):
     return train_teacher(replace(T_CFG, num_epochs=1), progress=False)
 
 
+@pytest.mark.slow
 def test_truncated_model_is_reported_and_retrained(tmp_path, monkeypatch, capsys):
     run = _finished(tmp_path, monkeypatch)
     good = run.metrics()["curves"]
@@ -138,6 +142,7 @@ def test_truncated_model_is_reported_and_retrained(tmp_path, monkeypatch, capsys
     assert again.path == run.path and again.done and again.metrics()["curves"] == good
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("content", [b"garbage{", b"{}", b'{"kind": "teacher"}'])
 def test_bad_metrics_are_never_served(tmp_path, monkeypatch, content):
     run = _finished(tmp_path, monkeypatch)
@@ -147,6 +152,7 @@ def test_bad_metrics_are_never_served(tmp_path, monkeypatch, content):
     assert [r["status"] for r in rows if r["run"] == run.path.name][0].startswith("damaged")
 
 
+@pytest.mark.slow
 def test_runs_verify_names_the_damaged_run(tmp_path, monkeypatch, capsys):
     from lskd_core.cli import main
 
@@ -160,6 +166,7 @@ def test_runs_verify_names_the_damaged_run(tmp_path, monkeypatch, capsys):
     assert out.err.startswith("error: ")
 
 
+@pytest.mark.slow
 def test_runs_gc_removes_debris_only(tmp_path, monkeypatch):
     import tempfile
 
@@ -185,6 +192,7 @@ def test_relative_cache_is_made_absolute(tmp_path, monkeypatch):
     assert cache.cache_root() == tmp_path / "relcache"
 
 
+@pytest.mark.slow
 def test_cache_files_honour_the_umask(tmp_path, monkeypatch):
     old = os.umask(0o022)
     try:
@@ -338,3 +346,35 @@ def test_term_of_lskd_run_leaves_no_temporary_chapter(tmp_path):
     proc.wait(timeout=60)
     assert proc.returncode != 0
     assert mine() == []
+
+
+def test_truncated_sweep_checkpoint_names_its_path(tmp_path):
+    """It used to end in a bare ``OSError: [Errno 22]``."""
+    from lskd_core.io import DamagedFile, load_checkpoint
+
+    ck = tmp_path / "sweep-0123" / "checkpoint.pt"
+    ck.parent.mkdir()
+    torch.save({"w": torch.ones(1000)}, ck)
+    ck.write_bytes(ck.read_bytes()[:300])
+    with pytest.raises(DamagedFile, match=str(ck)):
+        load_checkpoint(ck)
+
+
+def test_non_integer_temperature_never_meets_a_paper_row():
+    from lskd_core.paper import top1
+
+    assert top1("2A", 0.0, 1.0) == top1("2A", 0.0, 1) is not None
+    assert top1("2A", 0.0, 1.5) is None and top1("2A", 0.1, 3.0001) is None
+
+
+def test_data_file_that_is_a_folder_is_one_error_line(tmp_path, capsys):
+    from lskd_core.cli import main
+
+    root = tmp_path / "fm"
+    root.mkdir()
+    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+                 "t10k-labels-idx1-ubyte.gz"):
+        (root / name).mkdir()
+    assert main(["data", "verify", "fashion_mnist", "--root", str(root)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "train-images" in err[0], err

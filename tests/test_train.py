@@ -28,6 +28,7 @@ def _fresh_cache(monkeypatch, tmp_path, name):
     monkeypatch.setenv("LSKD_CACHE", str(tmp_path / name))
 
 
+@pytest.mark.slow
 def test_same_seed_same_metrics_bitwise(tmp_path, monkeypatch):
     _fresh_cache(monkeypatch, tmp_path, "a")
     a = train_teacher(replace(T_CFG, alpha=0.1), progress=False)
@@ -41,6 +42,7 @@ def test_same_seed_same_metrics_bitwise(tmp_path, monkeypatch):
     assert _curves(c) != _curves(a)
 
 
+@pytest.mark.slow
 def test_cache_serves_a_finished_run(tmp_path, monkeypatch):
     _fresh_cache(monkeypatch, tmp_path, "cache")
     a = train_teacher(T_CFG, progress=False)
@@ -53,6 +55,7 @@ def test_cache_serves_a_finished_run(tmp_path, monkeypatch):
     assert cache.run_dir("teacher", {**json.loads((a.path / "config.json").read_text()), "lr": 0.5}).path != a.path
 
 
+@pytest.mark.slow
 def test_shared_teacher_sweep_equals_solo_students(tmp_path, monkeypatch):
     _fresh_cache(monkeypatch, tmp_path, "sweep")
     sweep = train_students(T_CFG, S_CFG, [1, 3, 64], progress=False)
@@ -75,6 +78,7 @@ train_teacher(cfg, progress=False)
 """
 
 
+@pytest.mark.slow
 def test_kill_dash_9_then_resume_equals_uninterrupted(tmp_path, monkeypatch):
     cache_dir = tmp_path / "killed"
     proc = subprocess.Popen([sys.executable, "-c", _KILL_SCRIPT, str(cache_dir)])
@@ -97,6 +101,7 @@ def test_kill_dash_9_then_resume_equals_uninterrupted(tmp_path, monkeypatch):
     assert not (resumed.path / "checkpoint.pt").exists()
 
 
+@pytest.mark.slow
 def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
     _fresh_cache(monkeypatch, tmp_path, "nan")
     cfg = replace(T_CFG, lr=1e12, num_epochs=3)
@@ -159,6 +164,7 @@ def test_checkpoints_refuse_pickled_code(tmp_path):
 
 
 
+@pytest.mark.slow
 def test_channels_last_trains_to_the_same_model(tmp_path, monkeypatch):
     # channels_last changes only the memory layout; on CPU the results agree up to
     # float rounding (kernels may sum in another order), so compare with a tolerance.
