@@ -195,6 +195,18 @@ def executed_dir():
     return Path(os.environ.get("LSKD_EXECUTED_DIR", Path.cwd().parent / "book" / "executed"))
 
 
+_FIGURES = {"n": 0}
+
+
+def caption(fig, profile: str, seeds, what: str = "") -> None:
+    """Number a figure and caption it with what it shows, its profile, seeds and this machine."""
+    _FIGURES["n"] += 1
+    seeds = list(seeds) if seeds is not None else []
+    text = (f"Figure {_FIGURES['n']}. {what + ' ' if what else ''}Profile {profile}, "
+            f"seed{'s' if len(seeds) != 1 else ''} {', '.join(map(str, seeds)) or 'n/a'}; {machine()}.")
+    fig.text(0.01, -0.01, text, ha="left", va="top", fontsize=8, style="italic", wrap=True)
+
+
 def machine() -> str:
     return f"{platform.machine()} {platform.processor() or ''} {torch.get_num_threads()} threads, torch {torch.__version__}"
 
