@@ -24,6 +24,54 @@ def setup(num_threads: int | None = None) -> None:
                   rc={"figure.dpi": 100, "legend.frameon": True, "legend.fontsize": 8})
 
 
+def class_names(profile: Profile | str) -> tuple[str, ...]:
+    """The class names of a profile's data set, in label order (chapters never name one data set's list).
+
+    Fashion-MNIST's are embedded; the others are read from the copy at the
+    profile's ``data_root``: CIFAR-100's ``meta``, ImageNet's wnid folders, CUB's ``classes.txt``.
+    """
+    from .data import resolve_root
+
+    prof = get_profile(profile) if isinstance(profile, str) else profile
+    ds = prof.teacher.dataset
+    if ds == "fashion_mnist":
+        from .data.fashion_mnist import CLASSES
+
+        return tuple(CLASSES)
+    root = resolve_root(ds, prof.teacher.data_root)
+    if ds == "cifar100":
+        from .data.cifar100 import meta
+
+        return tuple(meta(root)[0])
+    if ds == "imagenet1k":
+        from .data.imagenet import class_folders
+
+        return tuple(class_folders(root, "train"))
+    if ds == "cub200":
+        from .data.cub import read_index
+
+        return tuple(read_index(root)[1])
+    raise ValueError(f"no class list for data set {ds!r}")
+
+
+def semantic_sets(profile: Profile | str, targets=None, min_similar: int = 2) -> dict[int, tuple[list, list]]:
+    """WordNet method-1 sets S1/S2 of the profile's classes (``targets`` by name; None = all that have both)."""
+    from .semantics.sets import method1_for
+
+    prof = get_profile(profile) if isinstance(profile, str) else profile
+    names = class_names(prof)
+    supers = None
+    if prof.teacher.dataset == "cifar100":
+        from .data import resolve_root
+        from .data.cifar100 import meta, superclass_of
+
+        root = resolve_root("cifar100", prof.teacher.data_root)
+        coarse, of = meta(root)[1], superclass_of(root)
+        supers = [coarse[of[k]] for k in range(len(names))]
+    idx = None if targets is None else [names.index(c) for c in targets]
+    return method1_for(prof.teacher.dataset, names, idx, min_similar, supers)
+
+
 def teachers(profile: Profile | str, alphas, seed: int = 0, **overrides) -> dict[float, Run]:
     prof = get_profile(profile) if isinstance(profile, str) else profile
     return {float(a): train_teacher(teacher_config(prof, a, seed, **overrides)) for a in alphas}

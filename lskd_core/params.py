@@ -65,15 +65,34 @@ def _seed(v: Any) -> None:
 
 
 def _class_names(v: Any) -> None:
-    from .data.fashion_mnist import CLASSES
-
-    if not isinstance(v, (list, tuple)) or not v:
-        raise ParameterError(f"{v!r} must be a non-empty list of class names, e.g. {list(CLASSES[:3])}")
-    unknown = [c for c in v if c not in CLASSES]
-    if unknown:
-        raise ParameterError(f"unknown class names {unknown}; Fashion-MNIST has {list(CLASSES)}")
+    """A non-empty list of distinct names; which names exist depends on the profile (``validate``)."""
+    if not isinstance(v, (list, tuple)) or not v or not all(isinstance(c, str) for c in v):
+        raise ParameterError(f"{v!r} must be a non-empty list of class names, e.g. ['Shirt', 'Coat']")
     if len(set(v)) != len(v):
         raise ParameterError(f"class names repeat: {list(v)}")
+
+
+def _known_classes(params: dict[str, Any]) -> None:
+    """Class-name parameters must name classes of the profile's data set.
+
+    Checked before a kernel starts where the class list is at hand without the
+    data (the embedded Fashion-MNIST); for data a user brings, the chapter
+    checks once it has read the list.
+    """
+    from .profiles import PROFILES
+
+    prof = PROFILES.get(params.get("profile", "tiny")) if isinstance(params.get("profile", "tiny"), str) else None
+    if prof is None or prof.teacher.dataset != "fashion_mnist":
+        return
+    from .data.fashion_mnist import CLASSES
+
+    for name in ("classes", "targets", "example_class"):
+        v = params.get(name)
+        given = [v] if isinstance(v, str) else (v or [])
+        unknown = [c for c in given if c not in CLASSES]
+        if unknown:
+            raise ParameterError(f"{name}: unknown class names {unknown}; profile {prof.name} (Fashion-MNIST) "
+                                 f"has {list(CLASSES)}")
 
 
 def _optional_positive_int(name: str) -> Callable[[Any], None]:
@@ -216,4 +235,5 @@ def validate(params: dict[str, Any], allowed: set[str] | None = None) -> dict[st
     for name, value in params.items():
         if name in RULES:
             RULES[name](value)
+    _known_classes(params)
     return params

@@ -173,3 +173,31 @@ def test_every_exercise_says_how_to_answer_it_with_valid_parameters():
             validate(params, allowed=allowed)
             checked += 1
     assert checked >= 20
+
+
+def test_no_chapter_names_one_data_sets_classes():
+    """Class names and WordNet sets come from the profile (ex.class_names, ex.semantic_sets)."""
+    for stem in CHAPTERS:
+        text = (NOTEBOOKS / f"{stem}.md").read_text()
+        assert "fashion_mnist import CLASSES" not in text, stem
+        assert 'method1_for("' not in text, stem
+
+
+def test_class_names_follow_the_profile_on_each_on_disk_format(tmp_path):
+    from dataclasses import replace
+
+    from fixtures import make_cifar100, make_cub, make_imagenet
+
+    from lskd_core import experiments as ex
+    from lskd_core.profiles import get_profile
+
+    assert ex.class_names("tiny")[6] == "Shirt"
+    for name, make, first in (("imagenet", make_imagenet, "n01440764"), ("cub200", make_cub, "001.Black_footed_Albatross"),
+                              ("cifar100", make_cifar100, None)):
+        root = make(tmp_path / name)
+        prof = get_profile(name)
+        prof = replace(prof, teacher=replace(prof.teacher, data_root=str(root)))
+        names = ex.class_names(prof)
+        assert len(names) >= 2 and len(set(names)) == len(names)
+        if first:
+            assert names[0] == first
