@@ -23,52 +23,15 @@ from .io import atomic_write_json
 # Claim records of runs made elsewhere (a GPU), committed with the metrics of every run they rest on.
 REFERENCE_DIR = PACKAGE_DIR.parent / "results"
 
-# key -> (the claim in the paper's words, reworded; where the paper shows it; the chapter that tests it)
-PAPER_CLAIMS: dict[str, tuple[str, str, str]] = {
-    "ls_teacher_more_accurate": ("Label smoothing gives a slightly more accurate teacher",
-                                 "Tables 2A, 2B: +0.07 (ImageNet), +0.48 (CUB) top-1", "02_teachers"),
-    "ls_helps_at_T1": ("At T=1 a smoothed teacher gives a better student (Shen et al.'s finding holds)",
-                       "Tables 2A, 2B, 4, B.1, B.3 at T=1", "03_student_grid"),
-    "ls_hurts_at_T3": ("At T=3 a smoothed teacher gives a worse student",
-                       "Tables 2A, 2B, 4, B.1, B.3 at T=3", "03_student_grid"),
-    "ls_drops_more_T1_to_T3": ("From T=1 to T=3 the smoothed teacher's student loses more accuracy",
-                               "Sec. 5: 5.05 (ResNet-18) and 1.21 (ResNet-50) points", "03_student_grid"),
-    "ls_hurts_at_T64": ("At T=64 a smoothed teacher gives a worse student", "Tables 2A, 2B, 4 at T=64",
-                        "03_student_grid"),
-    "eta_s1_negative_train": ("Students of a smoothed teacher diffuse towards similar classes: eta(S1) < 0 (train)",
-                              "Table 3, B.4: negative for 10/10 targets", "05_diffusion"),
-    "eta_s2_positive_train": ("... and away from the others: eta(S2) > 0 (train)",
-                              "Table 3, B.4: positive for 10/10 targets", "05_diffusion"),
-    "eta_s1_negative_test": ("eta(S1) < 0 on held-out images", "Table 3, B.4 (val): 9/10 and 10/10",
-                             "05_diffusion"),
-    "eta_s2_positive_test": ("eta(S2) > 0 on held-out images", "Table 3, B.4 (val)", "05_diffusion"),
-    "eta_s1_lower_with_ls_train": ("The diffusion towards similar classes is due to the smoothed teacher",
-                                   "Sec. 5, Figures 1, A.1-A.5 (qualitative)", "05_diffusion"),
-    "eta_s1_lower_with_ls_test": ("... also on held-out images", "Figures A.1-A.5, validation panels (qualitative)",
-                                  "05_diffusion"),
-    "equal_entropy_low_T": ("At equal target entropy and low T, the smoothed teacher's student is better",
-                            "Appendix H, cases 1-2", "06_teacher_targets"),
-    "equal_entropy_high_T": ("At equal target entropy and higher T, the plain teacher's student is better",
-                             "Appendix H, cases 3-4", "06_teacher_targets"),
-    "classwise_drop": ("Classes with close neighbours lose accuracy as T rises (smoothed teacher)",
-                       "Appendix I: retrievers -6.8, snakes -6.0 points (val)", "07_classwise_and_alpha"),
-    "larger_alpha_drops_more": ("A more smoothed teacher makes the high-T drop larger",
-                                "Table J.1: 6.46 points more from T=1 to T=64", "07_classwise_and_alpha"),
-    "larger_alpha_worse_at_high_T": ("At T=64 the more smoothed teacher gives a worse student",
-                                     "Table J.1: 70.435 vs 63.738", "07_classwise_and_alpha"),
-    "fd_ls_helps_at_T1": ("With feature distillation added to KD, a smoothed teacher still helps at T=1",
-                          "Table B.5: 83.794 vs 82.568 (CUB, ResNet-50 -> ResNet-50)", "12_feature_kd"),
-    "fd_ls_hurts_at_T3": ("With feature distillation added to KD, a smoothed teacher still hurts at T=3",
-                          "Table B.5: 81.739 vs 82.706", "12_feature_kd"),
-    "fd_ls_drops_more_T1_to_T3": ("With feature distillation, the smoothed teacher's student loses more from T=1 to T=3",
-                                  "Table B.5: 2.055 vs -0.138 points", "12_feature_kd"),
-    "nmt_ls_helps_at_T1": ("Translation: at T=1 a smoothed teacher gives a better student",
-                           "Table 5: +0.171 BLEU (En-De); B.2: +0.057 (En-Ru)", "11_translation"),
-    "nmt_ls_drops_more_T1_to_T3": ("Translation: from T=1 to T=3 the smoothed teacher's student loses more",
-                                   "Table 5: 3.009 vs 2.915 BLEU", "11_translation"),
-    "nmt_high_T_hurts": ("Translation: a high T ruins the student", "Table 5: 25.085 -> 6.461 BLEU at T=64",
-                         "11_translation"),
-}
+def _paper_claims() -> dict[str, tuple[str, str, str]]:
+    from .claims import REGISTRY
+
+    return {k: (c.statement, c.where, c.chapter) for k, c in REGISTRY.items()}
+
+
+# key -> (the claim in our words, where the paper makes it, the chapter that tests it): a view of
+# lskd_core.claims.REGISTRY, kept for readers of the ledger.
+PAPER_CLAIMS: dict[str, tuple[str, str, str]] = _paper_claims()
 
 
 def _dir(profile: str, root: Path | None = None) -> Path:
@@ -76,13 +39,24 @@ def _dir(profile: str, root: Path | None = None) -> Path:
 
 
 def save_verdicts(chapter: str, profile: str, table: pd.DataFrame, runs: Iterable[str] = (),
-                  root: Path | None = None) -> Path | None:
-    """Store a chapter's verdict rows (they need a ``key`` column) as a claim record."""
+                  root: Path | None = None, params: dict | None = None, profile_seeds=None) -> Path | None:
+    """Store a chapter's verdict rows (they need a ``key`` column) as a claim record.
+
+    With ``params`` (the chapter's parameters), nothing is saved unless they are
+    the chapter's declared defaults: a claim's verdict is recorded only under
+    the claim's own conditions, so no exploratory run overwrites the ledger.
+    """
+    if params is not None:
+        from .records import is_default
+
+        if not is_default(chapter, params, profile_seeds):
+            print(f"(verdicts not saved to the ledger: {chapter} ran with non-default parameters)")
+            return None
     if "key" not in table.columns:
         raise ValueError("a verdict table needs a 'key' column naming each claim")
     unknown = sorted(set(table.key) - set(PAPER_CLAIMS))
     if unknown:
-        raise ValueError(f"claims {unknown} are not in lskd_core.ledger.PAPER_CLAIMS")
+        raise ValueError(f"claims {unknown} are not in lskd_core.claims.REGISTRY")
     cols = ["key", "ours: mean diff", "95% CI", "n seeds", "verdict", "p", "detectable", "paper evidence"]
     rows = table[[c for c in cols if c in table.columns]].to_dict(orient="records")
     path = _dir(profile, root) / f"{chapter}.json"

@@ -127,24 +127,6 @@ def holm_verdicts(rows: list[dict]) -> list[str]:
     return out
 
 
-GRID_CLAIMS: tuple[Claim, ...] = (
-    Claim("ls_helps_at_T1", "At T=1 the LS teacher (alpha=0.1) gives a better student than the plain teacher",
-          _diff((0.1, 1), (0.0, 1))),
-    Claim("ls_hurts_at_T3", "At T=3 the LS teacher gives a worse student than the plain teacher",
-          _diff((0.0, 3), (0.1, 3))),
-    Claim("ls_drops_more_T1_to_T3", "With the LS teacher, accuracy drops more from T=1 to T=3 than with the plain teacher",
-          _drop_more(1, 3)),
-    Claim("ls_hurts_at_T64", "At T=64 the LS teacher gives a worse student than the plain teacher",
-          _diff((0.0, 64), (0.1, 64))),
-)
-
-def teacher_claim(plain: float = 0.0, smoothed: float = 0.1) -> Claim:
-    """The ``smoothed`` teacher is more accurate than the ``plain`` one (teachers use T = None)."""
-    return Claim("ls_teacher_more_accurate",
-                 f"The alpha={smoothed} teacher is more accurate than the alpha={plain} teacher",
-                 _diff((smoothed, None), (plain, None)))
-
-
 def _seed_lookup(acc: Acc, seed: int) -> Lookup:
     def g(alpha: float, t: float | None) -> float | None:
         cell = acc.get((alpha, None if t is None else float(t)))
@@ -168,11 +150,17 @@ def paper_evidence(claim: Claim, tables) -> str:
     return f"for: {', '.join(pro) or 'none'}; against: {', '.join(con) or 'none'}"
 
 
-def evaluate_claims(acc: Acc, seeds, claims=GRID_CLAIMS, paper_tables=IMAGE_TABLES):
-    """One row per claim: paper differences, our paired mean difference, its CI and the verdict."""
+def evaluate_claims(acc: Acc, seeds, claims=None, paper_tables=IMAGE_TABLES):
+    """One row per claim: paper differences, our paired mean difference, its CI and the verdict.
+
+    ``claims`` defaults to the student grid's claims of ``lskd_core.claims``.
+    """
     import pandas as pd
 
     from .paper import top1
+
+    if claims is None:
+        from .claims import GRID_CLAIMS as claims
 
     if len(set(seeds)) != len(list(seeds)):
         raise ValueError(f"seeds {list(seeds)} repeat; a repeated seed is not a new sample")
@@ -232,22 +220,3 @@ def eta_claims(records, ls_alpha: float = 0.1, plain_alpha: float = 0.0, paper_t
             row.update(interval_row(per_seed(plain_alpha, split, "S1") - per_seed(ls_alpha, split, "S1")))
             rows.append(row)
     return pd.DataFrame(rows)
-
-
-FD_CLAIMS: tuple[Claim, ...] = (
-    Claim("fd_ls_helps_at_T1", "With feature distillation, T=1: the LS teacher gives a better student",
-          _diff((0.1, 1), (0.0, 1))),
-    Claim("fd_ls_hurts_at_T3", "With feature distillation, T=3: the LS teacher gives a worse student",
-          _diff((0.0, 3), (0.1, 3))),
-    Claim("fd_ls_drops_more_T1_to_T3",
-          "With feature distillation, the LS teacher's student loses more from T=1 to T=3", _drop_more(1, 3)),
-)
-
-NMT_CLAIMS: tuple[Claim, ...] = (
-    Claim("nmt_ls_helps_at_T1", "Translation, T=1: the LS teacher gives a better student (BLEU)",
-          _diff((0.1, 1), (0.0, 1))),
-    Claim("nmt_ls_drops_more_T1_to_T3", "Translation: from T=1 to T=3 the LS teacher's student loses more BLEU",
-          _drop_more(1, 3)),
-    Claim("nmt_high_T_hurts", "Translation: the LS teacher's student is worse at T=64 than at T=1",
-          _diff((0.1, 1), (0.1, 64))),
-)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from lskd_core.paper import GRID, top1
-from lskd_core.verdicts import GRID_CLAIMS, evaluate_claims, paired_interval, verdict
+from lskd_core.claims import GRID_CLAIMS
+from lskd_core.verdicts import evaluate_claims, paired_interval, verdict
 
 
 def test_paired_interval_hand_computed():
@@ -52,7 +53,7 @@ def test_missing_condition_is_reported_not_run():
 
 
 def test_teacher_claim_uses_the_same_rule():
-    from lskd_core.verdicts import teacher_claim
+    from lskd_core.claims import teacher_claim
 
     acc = {(0.0, None): {0: 80.0, 1: 81.0, 2: 80.5}, (0.1, None): {0: 82.0, 1: 83.1, 2: 82.4}}
     out = evaluate_claims(acc, [0, 1, 2], [teacher_claim(0.0, 0.1)], paper_tables=("2A", "2B"))

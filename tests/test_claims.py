@@ -1,0 +1,68 @@
+"""One registry defines every claim; the ledger, the verdicts and the chapters read it."""
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lskd_core import claims
+from lskd_core.ledger import PAPER_CLAIMS, save_verdicts
+from lskd_core.notebook import NOTEBOOKS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_ledger_lists_exactly_the_registry():
+    assert list(PAPER_CLAIMS) == list(claims.REGISTRY)
+    for key, (statement, where, chapter) in PAPER_CLAIMS.items():
+        assert (NOTEBOOKS / f"{chapter}.md").is_file(), key
+        assert statement and where
+
+
+def test_no_notebook_defines_a_claim():
+    for nb in NOTEBOOKS.glob("*.md"):
+        text = nb.read_text()
+        assert not re.search(r"""["']key["']\s*:""", text), f"{nb.name} builds a claim row by hand"
+        assert "Claim(" not in text, nb.name
+        for key in re.findall(r"""claims\.get\(["'](\w+)["']\)""", text):
+            assert key in claims.REGISTRY, (nb.name, key)
+
+
+def test_every_chapter_claim_is_computed_somewhere():
+    for spec in claims.REGISTRY.values():
+        if spec.contrast is None and spec.per_seed is None:
+            assert spec.chapter == "05_diffusion", spec.key  # eta claims: verdicts.eta_claims
+        text = (NOTEBOOKS / f"{spec.chapter}.md").read_text()
+        assert "save_verdicts(" in text, spec.chapter
+
+
+def test_per_seed_claims_against_hand_computation():
+    row = claims.get("larger_alpha_drops_more").evaluate(drop_larger=[5.0, 6.0, 7.0], drop_alpha=[1.0, 1.0, 2.0])
+    assert row["key"] == "larger_alpha_drops_more" and row["ours: mean diff"] == round(14 / 3, 3)
+    assert row["paper"] == pytest.approx((81.498 - 63.738) - (81.731 - 70.435), abs=1e-3)
+    low = claims.get("equal_entropy_low_T").evaluate(ls=[80.0, 81.0], plain=[79.0, 79.5])
+    high = claims.get("equal_entropy_high_T").evaluate(ls=[80.0, 81.0], plain=[79.0, 79.5])
+    assert low["ours: mean diff"] == pytest.approx(1.25) and high["ours: mean diff"] == pytest.approx(-1.25)
+    with pytest.raises(ValueError, match="evaluate_claims"):
+        claims.get("ls_helps_at_T1").evaluate(ls=[1.0])
+
+
+def test_grid_claims_read_the_paper_tables():
+    from lskd_core.verdicts import paper_evidence
+
+    ev = paper_evidence(claims.get("ls_hurts_at_T64").as_claim(), claims.get("ls_hurts_at_T64").tables)
+    # 2A-R50 at T=64: 74.291 plain, 74.627 smoothed: the paper's own counter-evidence.
+    assert "2A-R50 -0.34" in ev.split("against:")[1]
+    assert "2B +6.45" in ev.split("against:")[0]
+
+
+def test_non_default_runs_never_overwrite_the_ledger(tmp_path, capsys):
+    import pandas as pd
+
+    table = pd.DataFrame({"key": ["ls_helps_at_T1"], "verdict": ["supported"]})
+    assert save_verdicts("03_student_grid", "tiny", table, root=tmp_path,
+                         params=dict(alphas=[0.0, 0.2], temperatures=[1, 2, 3, 64], seeds=None)) is None
+    assert "non-default" in capsys.readouterr().out
+    assert save_verdicts("03_student_grid", "tiny", table, root=tmp_path, profile_seeds=(0, 1, 2),
+                         params=dict(alphas=[0.0, 0.1], temperatures=[1, 2, 3, 64], seeds=[0, 1, 2])) is not None
