@@ -83,14 +83,16 @@ def test_eta_claims_from_records():
                      {"alpha": 0.1, "seed": seed, "split": "train", "target": target, "set": "S2", "eta": e2},
                      {"alpha": 0.0, "seed": seed, "split": "train", "target": target, "set": "S1", "eta": p1},
                      {"alpha": 0.0, "seed": seed, "split": "train", "target": target, "set": "S2", "eta": 0.0}]
-    out = eta_claims(pd.DataFrame(rows)).set_index("claim")
-    assert list(out.verdict) == ["supported", "supported", "supported"]
-    assert out["ours: mean diff"].iloc[0] == 2.5 and out["ours: mean diff"].iloc[1] == 0.5
-    assert out["ours: mean diff"].iloc[2] == round(0.1 / 3 + 2.5, 3)
-    # Paper column: the mean over Table 3's ten ResNet-18 targets, as a contrast.
-    assert out["paper 3-R18"].iloc[0] == 1.515 and out["paper 3-R18"].iloc[1] == 0.299
+    out = eta_claims(pd.DataFrame(rows)).set_index("key")
+    assert list(out.index) == ["eta_signature_train", "eta_s1_lower_with_ls_train"]
+    assert list(out.verdict) == ["supported", "supported"]
+    # the signature: per seed min(-eta(S1), eta(S2)) = 0.5, 0.4, 0.6
+    assert out["ours: mean diff"].iloc[0] == 0.5
+    assert out["ours: mean diff"].iloc[1] == round(0.1 / 3 + 2.5, 3)
+    # Paper column: min(-mean S1, mean S2) over Table 3's ten ResNet-18 targets (1.515 and 0.299).
+    assert out["paper 3-R18"].iloc[0] == 0.299
     flipped = pd.DataFrame(rows).assign(eta=lambda d: -d.eta)
-    assert list(eta_claims(flipped).verdict)[:2] == ["not supported", "not supported"]
+    assert list(eta_claims(flipped).verdict)[:1] == ["not supported"]
 
 
 def _holm_adjusted(p):
