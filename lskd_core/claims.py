@@ -108,6 +108,10 @@ _SPECS = (
               "Appendix I: retrievers -6.8, snakes -6.0 points (val)", "07_classwise_and_alpha",
               per_seed=lambda acc_low_t, acc_high_t: acc_low_t - acc_high_t,
               paper=lambda: [round(81.600 - 74.800, 3), round(73.200 - 67.200, 3)]),
+    ClaimSpec("classwise_neighbours_drop_more", "Classes with close semantic neighbours lose more accuracy from low "
+              "to high T than classes without, and more so with a smoothed teacher (a difference of differences)",
+              "Appendix I (retrievers and snakes; stated for the smoothed teacher only)", "07_classwise_and_alpha",
+              per_seed=lambda ls, plain: ls - plain),
     ClaimSpec("larger_alpha_drops_more", "A more smoothed teacher makes the high-T drop larger",
               "Table J.1: 6.46 points more from T=1 to T=64", "07_classwise_and_alpha",
               per_seed=lambda drop_larger, drop_alpha: drop_larger - drop_alpha, paper=_j1_drop_more),
