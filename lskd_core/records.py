@@ -122,10 +122,11 @@ def provenance(record: dict, base: Path = REFERENCE_DIR) -> dict[str, Any]:
 
 
 def show_reference(chapter: str, live_profile: str, names: Iterable[str] | None = None,
-                   base: Path = REFERENCE_DIR) -> dict[str, dict]:
+                   base: Path = REFERENCE_DIR, max_rows: int = 40) -> dict[str, dict]:
     """Display the committed records of ``chapter`` for every profile but the live one.
 
-    Each comes with its provenance, then the named tables (all by default).
+    Each comes with its provenance, then the named tables (all by default);
+    tables longer than ``max_rows`` are named with their file instead.
     """
     from IPython.display import Markdown, display
 
@@ -139,7 +140,13 @@ def show_reference(chapter: str, live_profile: str, names: Iterable[str] | None 
                          f"{pv['hardware']}, torch {pv['torch']}, {pv['train_wall_s'] / 60:.1f} min of training; "
                          f"recorded {rec['written_at'][:10]})"))
         for name in (names if names is not None else rec["tables"]):
-            if name in rec["tables"]:
-                display(Markdown(f"*{name}* (`{prof}`)"))
-                display(table(rec, name))
+            if name not in rec["tables"]:
+                continue
+            df = table(rec, name)
+            if len(df) > max_rows:  # raw per-seed tables stay in the file; the summaries are shown
+                display(Markdown(f"*{name}* (`{prof}`): {len(df)} rows in "
+                                 f"`results/records/{prof}/{chapter}.json`"))
+                continue
+            display(Markdown(f"*{name}* (`{prof}`)"))
+            display(df)
     return refs
