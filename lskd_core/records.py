@@ -105,7 +105,7 @@ def table(record: dict, name: str) -> pd.DataFrame:
 
 def provenance(record: dict, base: Path = REFERENCE_DIR) -> dict[str, Any]:
     """Seeds, hardware, torch and total wall time of the runs a committed record rests on."""
-    seeds, hardware, torch_v, wall, n = set(), set(), set(), 0.0, 0
+    seeds, hardware, torch_v, walls, n = set(), set(), set(), {}, 0
     for name in record["runs"]:
         p = base / "runs" / f"{name}.json"
         if not p.is_file():
@@ -116,13 +116,17 @@ def provenance(record: dict, base: Path = REFERENCE_DIR) -> dict[str, Any]:
         hw = m.get("hardware", {})
         hardware.add(f"{hw.get('device', '?')} {hw.get('gpu', hw.get('cpu', ''))} x{hw.get('cpu_threads', '?')} threads")
         torch_v.add(hw.get("torch", "?"))
-        wall += float(m.get("wall_time_s", 0.0))
+        # The students of one sweep train together and share its wall time: count it once.
+        sweep = (m.get("teacher_run"), m.get("seed"), m.get("kd_from_epoch"), m.get("feature_weight"),
+                 m.get("wall_time_s")) if m.get("kind") == "student" else name
+        walls[sweep] = float(m.get("wall_time_s", 0.0))
+    wall = sum(walls.values())
     return {"runs": n, "seeds": sorted(s for s in seeds if s is not None), "hardware": ", ".join(sorted(hardware)),
             "torch": ", ".join(sorted(torch_v)), "train_wall_s": round(wall, 1)}
 
 
 def show_reference(chapter: str, live_profile: str, names: Iterable[str] | None = None,
-                   base: Path = REFERENCE_DIR, max_rows: int = 40) -> dict[str, dict]:
+                   base: Path = REFERENCE_DIR, max_rows: int = 40) -> None:
     """Display the committed records of ``chapter`` for every profile but the live one.
 
     Each comes with its provenance, then the named tables (all by default);
@@ -133,11 +137,11 @@ def show_reference(chapter: str, live_profile: str, names: Iterable[str] | None 
     refs = reference(chapter, exclude=[live_profile], base=base)
     if not refs:
         display(Markdown(f"*No committed reference records for this chapter besides the live `{live_profile}` run.*"))
-        return refs
+        return
     for prof, rec in refs.items():
         pv = provenance(rec, base)
         display(Markdown(f"**Reference: profile `{prof}`** ({pv['runs']} runs, seeds {pv['seeds']}, "
-                         f"{pv['hardware']}, torch {pv['torch']}, {pv['train_wall_s'] / 60:.1f} min of training; "
+                         f"{pv['hardware']}, torch {pv['torch']}, {pv['train_wall_s'] / 60:.1f} min of training in these runs; "
                          f"recorded {rec['written_at'][:10]})"))
         for name in (names if names is not None else rec["tables"]):
             if name not in rec["tables"]:
@@ -149,4 +153,3 @@ def show_reference(chapter: str, live_profile: str, names: Iterable[str] | None 
                 continue
             display(Markdown(f"*{name}* (`{prof}`)"))
             display(df)
-    return refs
