@@ -43,6 +43,7 @@ class PageReport:
     page: str
     problems: list[str] = field(default_factory=list)
     screenshot: Path | None = None
+    redirect: bool = False
 
 
 def _run(browser: str, args: list[str], timeout: float = 90) -> subprocess.CompletedProcess:
@@ -71,7 +72,8 @@ def check_page(browser: str, page: Path, html_dir: Path, shots: Path | None) -> 
     report = PageReport(rel)
     source = page.read_text(errors="replace")
     if re.search(r'<meta[^>]+http-equiv="refresh"', source, flags=re.I) and len(source) < 2000:
-        return report  # a redirect (the root index.html); its target is checked as a page of its own
+        report.redirect = True  # the root index.html; its target is checked as a page of its own
+        return report
     dom = rendered_dom(browser, page)
     if not dom.strip():
         report.problems.append("Chromium returned no DOM")
