@@ -380,3 +380,22 @@ def test_data_file_that_is_a_folder_is_one_error_line(tmp_path, capsys):
     assert main(["data", "verify", "fashion_mnist", "--root", str(root)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and "train-images" in err[0], err
+
+
+def test_full_disk_is_one_error_line(tmp_path, monkeypatch, capsys):
+    import errno
+
+    import lskd_core.cache
+    from lskd_core.cli import main
+
+    def full(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setenv("LSKD_CACHE", str(tmp_path / "c"))
+    monkeypatch.setenv("LSKD_PROGRESS", "0")  # no progress bar on stderr: only the error line
+    monkeypatch.setattr(lskd_core.io, "atomic_write_bytes", full)
+    monkeypatch.setattr(lskd_core.cache, "atomic_torch_save",
+                        lambda p, o: full(p, b""))
+    assert main(["train", "teacher", "--profile", "smoke"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: No space left on device"), err
