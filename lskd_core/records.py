@@ -20,11 +20,10 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from .cache import PACKAGE_DIR, cache_root
+from .cache import cache_root
 from .io import atomic_write_json
-
-REFERENCE_DIR = PACKAGE_DIR.parent / "results"
-NOTEBOOKS = PACKAGE_DIR.parent / "notebooks"
+from .ledger import REFERENCE_DIR
+from .notebook import NOTEBOOKS
 
 
 def is_default(chapter: str, params: dict[str, Any], profile_seeds: Iterable[int] | None = None) -> bool:
