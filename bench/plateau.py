@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from lskd_core.profiles import get_profile  # noqa: E402
-from lskd_core.train import _hardware, _device, train_students, train_teacher  # noqa: E402
+from lskd_core.train import hardware, train_students, train_teacher  # noqa: E402
 
 TOLERANCE = 1.5
 
@@ -58,7 +58,7 @@ def main(argv=None) -> int:
     rows = [r for r in old["rows"] if r["profile"] not in a.profile]
     for name in a.profile:
         rows += measure(name)
-    out.write_text(json.dumps({"tolerance_points": TOLERANCE, "hardware": _hardware(_device()),
+    out.write_text(json.dumps({"tolerance_points": TOLERANCE, "hardware": hardware(),
                                "measured": time.strftime("%Y-%m-%d"), "rows": rows}, indent=1) + "\n")
     for r in rows:
         print(r)

@@ -2,7 +2,10 @@
 
     python bench/run.py [--quick] [--json OUT]
 
-1. Shared-teacher sweep of 4 temperatures against 4 separate KD runs.
+1. Batched students: one step of 4 students stacked (one vmapped forward,
+   backward and optimizer step) against the 4 stepped one after another, on
+   the tiny and base profiles' students. Then the whole shared-teacher sweep
+   of 4 temperatures against 4 separate KD runs.
 2. The engine's loop against a minimal plain-PyTorch loop (same model, data,
    batches, augmentation and per-epoch evaluation).
 3. eta on ImageNet-sized synthetic features (1.28M x 512, 1000 classes).
@@ -37,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 from lskd_core import losses  # noqa: E402
 from lskd_core.data.prepared import augment_batch  # noqa: E402
 from lskd_core.models import build  # noqa: E402
-from lskd_core.train import (TrainConfig, _stream, load_data, lr_at, predict, topk_accuracy,  # noqa: E402
+from lskd_core.train import (TrainConfig, stream, load_data, lr_at, predict, topk_accuracy,  # noqa: E402
                              train_students, train_teacher)
 
 
@@ -116,6 +119,75 @@ def _link_teacher(src: str) -> None:
         (dst / p.name).symlink_to(p)
 
 
+# ---------------------------------------------------------------- 1b. batched students
+
+
+def bench_batched(quick: bool, size: int = 4) -> dict:
+    """One training step of ``size`` students: stacked (one vmapped forward, backward and
+    optimizer step, as the loop trains a sweep) against one after another on the same batch."""
+    from dataclasses import replace
+
+    from lskd_core.loop import Stack
+    from lskd_core.methods import KD, Outputs, total
+    from lskd_core.profiles import get_profile
+
+    out = {}
+    for prof in ("tiny", "base"):
+        cfg = replace(get_profile(prof).student, n_train=2048, n_test=256)
+        tcfg = get_profile(prof).teacher
+        data = load_data(cfg)
+        x, y = data.train.x[:cfg.batch_size], data.train.y[:cfg.batch_size]
+        teacher = build(tcfg.arch, 1, 10, tcfg.small_input).eval()
+        with torch.no_grad():
+            t_out = Outputs(teacher(x))
+        temps = [1.0, 2.0, 3.0, 64.0][:size] + [4.0] * max(0, size - 4)
+        torch.manual_seed(0)
+        models = [build(cfg.arch, 1, 10, cfg.small_input) for _ in temps]
+        methods = [KD(t) for t in temps]
+        opts = [torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4) for m in models]
+        stack = Stack(models)
+        sopt = torch.optim.SGD(stack.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+
+        def sequential():
+            for m, meth, o in zip(models, methods, opts):
+                loss = total(meth(Outputs(m(x)), y, t_out, 0))
+                o.zero_grad(set_to_none=True)
+                loss.backward()
+                o.step()
+
+        def batched():
+            z, _ = stack(x)
+            loss = torch.stack([total(meth(Outputs(z[i]), y, t_out, 0)) for i, meth in enumerate(methods)]).sum()
+            sopt.zero_grad(set_to_none=True)
+            loss.backward()
+            sopt.step()
+
+        steps = 5 if quick else 20
+
+        def many(fn):
+            return lambda: [fn() for _ in range(steps)]
+
+        for _ in range(3):
+            sequential(), batched()
+        t_seq, t_bat = _alternate(many(sequential), many(batched), 3 if quick else 5)
+        # channels_last, both sides: it speeds up max-pooling and batch norm on a CPU.
+        for m in models:
+            m.to(memory_format=torch.channels_last)
+        stack.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+        for _ in range(2):
+            sequential(), batched()
+        t_seq_cl, t_bat_cl = _alternate(many(sequential), many(batched), 3 if quick else 5)
+        out[prof] = {"students": len(temps), "arch": cfg.arch, "batch": cfg.batch_size, "fused": stack.fused,
+                     "input": f"{x.shape[-2]}x{x.shape[-1]}", "sequential_ms_per_step": 1000 * t_seq / steps,
+                     "batched_ms_per_step": 1000 * t_bat / steps, "speedup": t_seq / t_bat,
+                     "channels_last_sequential_ms_per_step": 1000 * t_seq_cl / steps,
+                     "channels_last_batched_ms_per_step": 1000 * t_bat_cl / steps,
+                     "channels_last_speedup": t_seq_cl / t_bat_cl,
+                     "channels_last_batched_over_default_sequential": t_seq / t_bat_cl}
+    return out
+
+
 # ---------------------------------------------------------------- 2. loop overhead
 
 
@@ -131,10 +203,10 @@ def bench_loop(quick: bool) -> dict:
         steps = -(-n // cfg.batch_size)
         for epoch in range(cfg.num_epochs):
             model.train()
-            order = torch.randperm(n, generator=_stream(cfg.seed, epoch, 0))
+            order = torch.randperm(n, generator=stream(cfg.seed, epoch, 0))
             for b, s in enumerate(range(0, n, cfg.batch_size)):
                 idx = order[s: s + cfg.batch_size]
-                xb = augment_batch(data.train.x[idx], data.train.pad, _stream(cfg.seed, epoch, b + 1))
+                xb = augment_batch(data.train.x[idx], data.train.pad, stream(cfg.seed, epoch, b + 1))
                 for g in opt.param_groups:
                     g["lr"] = lr_at(cfg, epoch + b / steps)
                 loss = losses.ls_cross_entropy(model(xb), data.train.y[idx], cfg.alpha)
@@ -263,13 +335,13 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="smaller sizes (CI smoke); ratios are noisier")
     p.add_argument("--json", help="also write the results here")
-    p.add_argument("--only", nargs="+", choices=["sweep", "loop", "eta", "gpu", "levers"],
+    p.add_argument("--only", nargs="+", choices=["batched", "sweep", "loop", "eta", "gpu", "levers"],
                    help="run only these benchmarks")
     a = p.parse_args(argv)
     torch.set_num_threads(int(os.environ.get("LSKD_THREADS", torch.get_num_threads())))
     out = {"machine": f"{platform.machine()} {platform.processor()}, {torch.get_num_threads()} threads, "
                       f"torch {torch.__version__}", "quick": a.quick, "date": time.strftime("%Y-%m-%d %H:%M")}
-    for name, fn in (("sweep", lambda: bench_sweep(a.quick)), ("loop", lambda: bench_loop(a.quick)),
+    for name, fn in (("batched", lambda: bench_batched(a.quick)), ("sweep", lambda: bench_sweep(a.quick)), ("loop", lambda: bench_loop(a.quick)),
                      ("eta", lambda: bench_eta(a.quick)), ("gpu", bench_gpu),
                      ("levers", lambda: bench_levers(a.quick))):
         if a.only and name not in a.only:
@@ -278,6 +350,13 @@ def main(argv=None) -> int:
         out[name] = fn()
         print(f"[{name}] {time.perf_counter() - t0:.0f} s: {json.dumps(out[name], default=float)}", flush=True)
     print("\nratios (measured side by side in this run)")
+    for prof, b in out.get("batched", {}).items():
+        print(f"  batched vs sequential, {b['students']} {b['arch']} students ({prof}: {b['input']}, batch "
+              f"{b['batch']}): {b['speedup']:.2f}x faster per step ({b['sequential_ms_per_step']:.1f} -> "
+              f"{b['batched_ms_per_step']:.1f} ms); with channels_last on both sides "
+              f"{b['channels_last_speedup']:.2f}x ({b['channels_last_sequential_ms_per_step']:.1f} -> "
+              f"{b['channels_last_batched_ms_per_step']:.1f} ms), i.e. "
+              f"{b['channels_last_batched_over_default_sequential']:.2f}x the old engine's sequential step")
     if "sweep" in out:
         s = out["sweep"]
         print(f"  shared-teacher sweep of 4 T vs 4 separate runs: {s['speedup']:.2f}x faster "

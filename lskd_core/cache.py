@@ -25,7 +25,7 @@ from .io import atomic_torch_save, atomic_write_json, load_checkpoint
 PACKAGE_DIR = Path(__file__).resolve().parent
 # Only the code that changes what a run computes enters the key: editing a
 # notebook or the CLI must not invalidate trained models.
-_KEYED_SOURCES = ("losses.py", "feature_kd.py", "models.py", "train.py", "data/*.py")
+_KEYED_SOURCES = ("losses.py", "feature_kd.py", "models.py", "methods.py", "config.py", "loop.py", "train.py", "data/*.py")
 
 
 def cache_root() -> Path:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from lskd_core import feature_kd as fk
-from lskd_core import train as engine
+from lskd_core import loop as engine
 from lskd_core.models import build
 from lskd_core.train import TrainConfig, train_students, train_teacher
 
@@ -159,7 +159,7 @@ def test_interrupted_feature_kd_sweep_resumes_to_the_same_students(tmp_path, mon
 
     def save_then_die(path, obj):
         real(path, obj)
-        if path.name == "checkpoint.pt" and "members" in obj and "connectors" in obj["members"][0]:
+        if path.name == "checkpoint.pt" and any("connectors" in k for k in obj["methods"]):
             calls["n"] += 1
             raise KeyboardInterrupt("simulated interruption after the first student epoch")
 

@@ -91,7 +91,7 @@ def test_finished_runs_record_the_checksums_of_their_files(tmp_path, monkeypatch
 def test_checkpoint_cadence_skips_writes_but_not_results(tmp_path, monkeypatch):
     """A time-based cadence writes fewer checkpoints; the model is the same either way."""
     writes = []
-    import lskd_core.train as train_mod
+    import lskd_core.loop as train_mod
 
     real = train_mod.atomic_torch_save
     monkeypatch.setattr(train_mod, "atomic_torch_save", lambda p, o: (writes.append(p), real(p, o)))
