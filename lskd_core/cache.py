@@ -23,9 +23,15 @@ from . import __version__
 from .io import atomic_torch_save, atomic_write_json, load_checkpoint
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-# Only the code that changes what a run computes enters the key: editing a
-# notebook or the CLI must not invalidate trained models.
-_KEYED_SOURCES = ("losses.py", "feature_kd.py", "models.py", "methods.py", "config.py", "loop.py", "train.py", "data/*.py")
+# Only the code that changes what a run computes enters its key: editing a
+# notebook or the CLI must not invalidate trained models. Each family of runs
+# names its own sources, so editing the fairseq criterion re-runs translation
+# steps and leaves image runs alone, and the other way round.
+SOURCES: dict[str, tuple[str, ...]] = {
+    "image": ("losses.py", "feature_kd.py", "models.py", "methods.py", "config.py", "loop.py", "train.py",
+              "data/*.py"),
+    "nmt": ("losses.py", "nmt/*.py", "nmt/fairseq_plugin/*.py"),
+}
 
 
 def cache_root() -> Path:
@@ -34,17 +40,21 @@ def cache_root() -> Path:
     return Path(os.environ.get("LSKD_CACHE", PACKAGE_DIR.parent / "runs")).expanduser().absolute()
 
 
-def code_version() -> str:
+def code_version(family: str = "image") -> str:
+    """The package version plus a digest of the sources a family of runs depends on (``SOURCES``)."""
+    if family not in SOURCES:
+        raise ValueError(f"unknown run family {family!r}; valid: {', '.join(SOURCES)}")
     h = hashlib.sha256(__version__.encode())
-    for pattern in _KEYED_SOURCES:
+    for pattern in SOURCES[family]:
         for p in sorted(PACKAGE_DIR.glob(pattern)):
-            h.update(p.name.encode())
+            h.update(str(p.relative_to(PACKAGE_DIR)).encode())
             h.update(p.read_bytes())
     return f"{__version__}+{h.hexdigest()[:12]}"
 
 
-def run_key(kind: str, config: dict[str, Any]) -> str:
-    blob = json.dumps({"kind": kind, "config": config, "code": code_version()}, sort_keys=True)
+def run_key(kind: str, config: dict[str, Any], family: str = "image") -> str:
+    """The one cache key: run kind, its config and the code of its family."""
+    blob = json.dumps({"kind": kind, "config": config, "code": code_version(family)}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -140,8 +150,8 @@ class Run:
 _REPORTED: set[str] = set()
 
 
-def run_dir(kind: str, config: dict[str, Any]) -> Run:
-    return Run(cache_root() / f"{kind}-{run_key(kind, config)}")
+def run_dir(kind: str, config: dict[str, Any], family: str = "image") -> Run:
+    return Run(cache_root() / f"{kind}-{run_key(kind, config, family)}")
 
 
 def file_sha256(path: Path) -> str:

@@ -130,13 +130,24 @@ def _data_for(cfg: TrainConfig):
     return _DATA[key]
 
 
+_OUTPUTS: dict[tuple, tuple] = {}
+_OUTPUTS_KEPT = 24  # a chapter revisits the same students (eta at several T); larger sets stay cheap to drop
+
+
 def outputs(run: Run, split: str = "test", features: bool = False):
-    """Logits, labels (and penultimate features) of a cached model on a split."""
+    """Logits, labels (and penultimate features) of a cached model on a split; recent ones are remembered."""
+    key = (str(run.path), split, features)
+    if key in _OUTPUTS:
+        return _OUTPUTS[key]
     conf = run.config()
     cfg = TrainConfig(**(conf["student"] if "student" in conf else conf))
     data = _data_for(cfg)
     model = load_model(run, data)
-    return predict(model, data.train if split == "train" else data.test, cfg, features=features)
+    out = predict(model, data.train if split == "train" else data.test, cfg, features=features)
+    if len(_OUTPUTS) >= _OUTPUTS_KEPT:
+        _OUTPUTS.pop(next(iter(_OUTPUTS)))
+    _OUTPUTS[key] = out
+    return out
 
 
 def features(run: Run, split: str = "test", per_class: int | None = None):
@@ -175,14 +186,17 @@ def penultimate_view(run: Run, classes, split: str, per_class: int) -> dict:
 
 def eta_records(profile: Profile | str, alphas, t1: float, t2: float, seeds, sets: dict[int, tuple[list, list]],
                 splits=("train", "test"), variant: str = "centroid", max_per_class: int | None = None,
-                feature_weight: float = 0.0) -> pd.DataFrame:
+                feature_weight: float = 0.0, normaliser: str = "all") -> pd.DataFrame:
     """eta(t1, t2) of every (teacher alpha, seed, split, target, set), from cached students.
 
     Students at t1 and t2 of the same seed share initial weights and batches,
     so each seed gives one paired measurement. ``feature_weight > 0`` measures
-    the students trained with feature distillation added to KD.
+    the students trained with feature distillation added to KD. ``normaliser``
+    picks a reading of the paper's normalising sum (``diffusion.NORMALISERS``).
     """
     from .analysis import diffusion
+
+    diffusion.norm_classes(normaliser, [], [], [])  # an unknown reading fails before any training
 
     if variant not in ("centroid", "pairwise"):
         raise ValueError(f"variant must be 'centroid' or 'pairwise', got {variant!r}")
@@ -202,8 +216,9 @@ def eta_records(profile: Profile | str, alphas, t1: float, t2: float, seeds, set
                         dist[t] = {p: diffusion.pairwise_distances(f, y, p, k, max_per_class) for p in sets}
                 for p, (s1, s2) in sets.items():
                     for name, members in (("S1", s1), ("S2", s2)):
+                        norm = diffusion.norm_classes(normaliser, s1, s2, members)
                         rows.append({"alpha": float(a), "seed": s, "split": split, "target": p, "set": name,
-                                     "eta": diffusion.diffusion_index(dist[t1][p], dist[t2][p], p, members)})
+                                     "eta": diffusion.diffusion_index(dist[t1][p], dist[t2][p], p, members, norm)})
     return pd.DataFrame(rows)
 
 
@@ -218,6 +233,23 @@ def provenance(runs: dict, profile: str) -> pd.DataFrame:
                      "seed": m["seed"], "epochs": len(m["curves"]["epoch"]),
                      "hardware": f"{hw['device']} {hw.get('gpu', hw['cpu'])} x{hw['cpu_threads']} threads",
                      "torch": hw["torch"], "wall_time_s": round(m["wall_time_s"], 1)})
+    return pd.DataFrame(rows)
+
+
+def eta_accuracy_link(profile: Profile | str, alphas, t1: float, seeds, sets: dict[int, tuple[list, list]],
+                      normaliser: str = "all") -> pd.DataFrame:
+    """One row per student above ``t1``: its eta(S1) from ``t1`` (mean over targets, train split) and its
+    test top-1 drop from the ``t1`` student of the same teacher and seed."""
+    prof = get_profile(profile) if isinstance(profile, str) else profile
+    rows = []
+    for t in (t for t in prof.temperatures if t > t1):
+        rec = eta_records(prof, alphas, t1, t, seeds, sets, splits=("train",), normaliser=normaliser)
+        eta_s1 = rec[rec.set == "S1"].groupby(["alpha", "seed"]).eta.mean()
+        for (a, s), v in eta_s1.items():
+            runs = students(prof, a, [t1, t], [s])
+            acc = {tt: r.metrics()["final_top1"] for (_, tt), r in runs.items()}
+            rows.append({"alpha": a, "seed": s, "T": float(t), "eta S1": float(v),
+                         "drop (points)": acc[float(t1)] - acc[float(t)]})
     return pd.DataFrame(rows)
 
 

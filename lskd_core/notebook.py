@@ -170,6 +170,18 @@ def _check_writable(output: Path) -> None:
         raise ParameterError(f"cannot write the executed chapter to {output}: {parent} is not a writable folder")
 
 
+HIDDEN_INPUT_TAGS = {"hide-input", "remove-input", "remove-cell"}
+
+
+def visible_code(path: Path) -> list[str]:
+    """The non-blank code lines a reader sees on a chapter's page (cells not hidden behind a toggle)."""
+    lines = []
+    for cell in read_notebook(path).cells:
+        if cell.cell_type == "code" and not set(cell.metadata.get("tags", [])) & HIDDEN_INPUT_TAGS:
+            lines += [line for line in cell.source.splitlines() if line.strip()]
+    return lines
+
+
 def toc_chapters(toc: Path = ROOT / "_toc.yml") -> list[str]:
     """Stems of the executed notebooks the table of contents lists, in order."""
     data = yaml.safe_load(toc.read_text())

@@ -166,25 +166,66 @@ QUOTED_DROPS = {"ResNet-18": 5.05, "ResNet-50": 1.21}
 
 # Defects of the official code (github.com/sutd-visual-computing-group/LS-KD-compatibility,
 # commit 4a56a73), found by reading it; described, not copied.
+# The official README's tables (ImageNet, ResNet-50 teacher), top-1 / top-5, keys (alpha, T), teachers T = None.
+OFFICIAL_README = {
+    "ResNet-18": {(0.0, None): (76.132, 92.862), (0.1, None): (76.200, 93.082),
+                  (0.0, 1): (71.488, 90.272), (0.1, 1): (71.666, 90.364),
+                  (0.0, 2): (71.360, 90.362), (0.1, 2): (68.860, 89.352),
+                  (0.0, 3): (69.674, 89.698), (0.1, 3): (67.752, 88.932),
+                  (0.0, 64): (66.194, 88.706), (0.1, 64): (64.362, 87.698)},
+    "ResNet-50": {(0.0, None): (76.132, 92.862), (0.1, None): (76.200, 93.082),
+                  (0.0, 1): (76.328, 92.996), (0.1, 1): (76.896, 93.236),
+                  (0.0, 2): (76.180, 93.072), (0.1, 2): (76.110, 93.138),
+                  (0.0, 3): (75.488, 92.670), (0.1, 3): (75.790, 93.006),
+                  (0.0, 64): (74.278, 92.410), (0.1, 64): (74.566, 92.596)},
+}
+# The paper table each README table restates.
+README_TABLE_OF = {"ResNet-18": "2A", "ResNet-50": "2A-R50"}
+
+# The repository at commit 4a56a73; lines counted in that commit's files.
+OFFICIAL_COMMIT = "4a56a73"
 OFFICIAL_CODE_DEFECTS = (
-    {"file": "src/visualization/alpha-LS-KD_imagenet_centroids.py",
+    {"file": "src/image_classification/imagenet/train_student_dali.py", "lines": "336-338",
+     "defect": "With one data folder on the command line, the training pipeline and the validation "
+               "pipeline both read its 'val' sub-folder (only the two-folder form reads 'train').",
+     "consequence": "A student launched with one folder trains on the 50,000 validation images and is "
+                    "then evaluated on those same images.",
+     "here": "The ImageNet loader reads 'train' for training and 'val' for evaluation, by name; `lskd "
+              "data verify imagenet1k` checks both counts."},
+    {"file": "bash_scripts/imagenet/train_student.sh", "lines": "16, 19-20, 52",
+     "defect": "The shipped ImageNet student script passes the single folder $INPUT_FOLDER; the train and "
+               "val folders it defines on lines 19-20 are never used.",
+     "consequence": "The recipe as shipped takes the one-folder branch above: it trains students on the "
+                    "validation images.",
+     "here": "`lskd train` takes one data root and always trains on its 'train' folder."},
+    {"file": "src/image_classification/imagenet/train_student_dali.py", "lines": "401, 405-409, 433-446",
+     "defect": "After every epoch the student is evaluated on the validation set; the checkpoint with the "
+               "best validation top-1 is kept as the 'best' file (is_best), and the best top-1 is logged.",
+     "consequence": "ImageNet's validation set is also its test set here, so a 'best' figure picks its "
+                    "epoch on the images it is scored on, an optimistic choice (of the order of the "
+                    "epoch-to-epoch noise).",
+     "here": "Every table and verdict here uses the final epoch's accuracy (`final_top1`); the best "
+              "epoch is recorded but never reported as the result."},
+    {"file": "src/visualization/alpha-LS-KD_imagenet_centroids.py", "lines": "176-178",
      "defect": "The projection's templates take the classifier weights of the chosen ImageNet classes "
-               "(indices 266, 267, 833) but the bias of classes 0, 1, 2, so the 3-D basis is not the span "
-               "of the chosen classes' [w | b] templates.",
-     "consequence": "The published Figures 1 and A.1-A.5 project onto a slightly wrong subspace; the "
-                    "projected coordinates no longer reproduce the three logits.",
+               "(indices 266, 267, 833, line 176) but the biases of classes 0, 1, 2 (line 178), so the "
+               "3-D basis is not the span of the chosen classes' [w | b] templates.",
+     "consequence": "The published projections use a slightly wrong subspace; the projected coordinates "
+                    "no longer reproduce the three logits.",
      "here": "lskd_core.analysis.projection.templates indexes weight and bias with the same rows; "
-             "tests/test_analysis.py checks that the coordinates give back the logits."},
-    {"file": "src/image_classification/imagenet/train_student_dali.py",
-     "defect": "When a single data folder is passed, both the training and the validation pipelines read "
-               "its 'val' sub-folder.",
-     "consequence": "A student launched that way trains on the 50,000 validation images and is evaluated "
-                    "on the same images.",
-     "here": "Our ImageNet loader reads 'train' for training and 'val' for evaluation, by name, and "
-             "`lskd data verify imagenet1k` checks both counts."},
-    {"file": "src/visualization/alpha-LS-KD_imagenet_centroids.py",
+              "tests/test_analysis.py checks that the coordinates give back the logits."},
+    {"file": "src/visualization/alpha-LS-KD_imagenet_centroids.py", "lines": "22, 43-52, 140-144",
+     "defect": "The README says this script reproduces Figures 1, A.1 and A.2. It fixes the student to "
+               "ResNet-18 (line 140) at T = 1 and 2 (line 142); its loader builds only ResNet-18 or "
+               "ResNet-50 students (lines 49-52); the teacher loader (line 22) is never called.",
+     "consequence": "As shipped it draws the ResNet-18 student panels of Figure 1 only: not Figure 1's "
+                    "teacher panels, not Figure A.1 (ResNet-50 student) without editing line 140, and "
+                    "not Figure A.2 (EfficientNet-B0 student) at all.",
+     "here": "Chapter 4 draws teacher and student panels for any student architecture and temperature."},
+    {"file": "src/visualization/alpha-LS-KD_imagenet_centroids.py", "lines": "146-149",
      "defect": "Not a bug but a choice to know about: the 3-D coordinates are reduced to 2-D with a PCA "
-               "fitted separately for each (alpha, T) pair, not with one fixed plane.",
+               "fitted separately for each (alpha, T) panel, not with one fixed plane.",
      "consequence": "Each panel has its own axes, so distances are not comparable across panels.",
-     "here": "lskd_core.analysis.projection.plane_coordinates uses the templates' plane for every panel."},
+     "here": "lskd_core.analysis.projection.plane_coordinates uses the templates' plane for every "
+              "panel."},
 )

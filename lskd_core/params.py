@@ -175,6 +175,7 @@ RULES: dict[str, Callable[[Any], None]] = {
     "switch_temperatures": _temperatures,
     "switch_epoch": _optional_epoch,
     "confidence": _choice("confidence", ("label", "top")),
+    "normaliser": _choice("normaliser", ("all", "sets", "set")),
     "num_bins": _positive_int("num_bins"),
     "low_fraction": _fraction("low_fraction"),
     "teacher_arch": _arch("teacher_arch"),

@@ -18,6 +18,8 @@ the per-claim one.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
@@ -95,6 +97,29 @@ def interval_row(per_seed) -> dict:
             "n seeds": len(diffs), "verdict": verdict(lo, hi),
             "p": round(p, 4) if np.isfinite(p) else None,
             "detectable": round(float(hi - lo) / 2, 3) if np.isfinite(lo) else None}
+
+
+def correlation_row(x, y, expected_sign: int = -1) -> dict:
+    """Pearson's r between paired measurements, its 95 % Fisher-z interval and the verdict.
+
+    ``z = atanh(r)`` is close to normal with standard error ``1 / sqrt(n - 3)``,
+    so the interval is ``tanh(z -/+ 1.96 / sqrt(n - 3))``. The verdict asks
+    whether the sign is ``expected_sign``: supported when the whole interval
+    has it, not supported when the whole interval has the other sign. The
+    interval treats the n points as independent; points that share a seed are
+    not, so it is optimistic and the chapter says so.
+    """
+    x, y = np.asarray(list(x), dtype=float), np.asarray(list(y), dtype=float)
+    n = len(x)
+    if n < 4 or np.std(x) == 0 or np.std(y) == 0:
+        return {"r": None, "95% CI": "n/a", "n points": n, "verdict": "not testable", "p": None}
+    res = stats.pearsonr(x, y)
+    r = float(res.statistic)
+    z, half = math.atanh(min(max(r, -0.999999), 0.999999)), stats.norm.ppf(0.975) / math.sqrt(n - 3)
+    lo, hi = math.tanh(z - half), math.tanh(z + half)
+    lo_s, hi_s = sorted((expected_sign * lo, expected_sign * hi))
+    return {"r": round(r, 3), "95% CI": f"[{lo:.3f}, {hi:.3f}]", "n points": n, "verdict": verdict(lo_s, hi_s),
+            "p": round(float(res.pvalue), 4)}
 
 
 def holm(pvalues: list[float | None], level: float = 0.05) -> list[bool | None]:

@@ -152,6 +152,17 @@ def test_rendered_smoke_book_in_a_browser(smoke_book):
     assert all(r.screenshot and r.screenshot.stat().st_size > 10_000 for r in pages)
 
 
+def test_visible_code_stays_short_and_teaches():
+    """Plumbing hides behind toggles: at most 40 visible code lines per chapter on average."""
+    from lskd_core.notebook import visible_code
+
+    counts = {p.stem: len(visible_code(p)) for p in sorted(NOTEBOOKS.glob("*.md"))}
+    assert sum(counts.values()) / len(counts) <= 40, counts
+    # Imports and set-up are never on show: each chapter opens on its parameters.
+    for p in NOTEBOOKS.glob("*.md"):
+        assert not any(line.startswith(("import ", "from ")) for line in visible_code(p)), p.stem
+
+
 def test_every_exercise_says_how_to_answer_it_with_valid_parameters():
     """Each exercise has a dropdown; each `lskd run` line in one names a real chapter and passes its checks."""
     import re

@@ -399,3 +399,26 @@ def test_full_disk_is_one_error_line(tmp_path, monkeypatch, capsys):
     assert main(["train", "teacher", "--profile", "smoke"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: No space left on device"), err
+
+
+def test_each_run_family_is_keyed_by_its_own_sources(tmp_path, monkeypatch):
+    """Editing the fairseq criterion re-runs translation steps only; editing the loop, image runs only."""
+    import shutil
+
+    pkg = tmp_path / "lskd_core"
+    shutil.copytree(cache.PACKAGE_DIR, pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(cache, "PACKAGE_DIR", pkg)
+    before = {f: cache.code_version(f) for f in cache.SOURCES}
+    with open(pkg / "nmt" / "fairseq_plugin" / "criterion.py", "a") as fh:
+        fh.write("\n# an edit\n")
+    after_nmt = {f: cache.code_version(f) for f in cache.SOURCES}
+    assert after_nmt["nmt"] != before["nmt"] and after_nmt["image"] == before["image"]
+    with open(pkg / "loop.py", "a") as fh:
+        fh.write("\n# an edit\n")
+    after_loop = {f: cache.code_version(f) for f in cache.SOURCES}
+    assert after_loop["image"] != after_nmt["image"] and after_loop["nmt"] == after_nmt["nmt"]
+    with open(pkg / "cli.py", "a") as fh:  # the command line computes nothing a run keeps
+        fh.write("\n# an edit\n")
+    assert {f: cache.code_version(f) for f in cache.SOURCES} == after_loop
+    with pytest.raises(ValueError, match="unknown run family"):
+        cache.code_version("audio")

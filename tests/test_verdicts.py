@@ -133,3 +133,21 @@ def test_repeated_seeds_are_rejected():
     acc = {(a, float(t)): {0: 80.0} for a in (0.0, 0.1) for t in (1, 2, 3, 64)}
     with pytest.raises(ValueError, match="repeat"):
         evaluate_claims(acc, [0, 0])
+
+
+def test_correlation_interval_is_fishers_z_computed_by_hand():
+    from lskd_core.verdicts import correlation_row
+
+    x = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
+    y = [1.0, 0.5, 0.9, -0.2, -1.1, -0.8, -2.0, -2.4]
+    n = len(x)
+    mx, my = sum(x) / n, sum(y) / n
+    sxy = sum((a - mx) * (b - my) for a, b in zip(x, y))
+    r = sxy / (sum((a - mx) ** 2 for a in x) * sum((b - my) ** 2 for b in y)) ** 0.5
+    z, half = math.atanh(r), 1.959963984540054 / math.sqrt(n - 3)
+    row = correlation_row(x, y)
+    assert row["r"] == round(r, 3) and row["n points"] == n
+    assert row["95% CI"] == f"[{math.tanh(z - half):.3f}, {math.tanh(z + half):.3f}]"
+    assert row["verdict"] == "supported"  # strongly negative, as expected_sign=-1 asks
+    assert correlation_row(x, [-v for v in y])["verdict"] == "not supported"
+    assert correlation_row(x[:3], y[:3])["verdict"] == "not testable"

@@ -84,6 +84,21 @@ def diffusion_index(dist_t1: Tensor, dist_t2: Tensor, target: int, classes: Sequ
     return 100.0 * eta if percent else eta
 
 
+# Three readings of the paper's normaliser, whose set symbol was lost in extraction
+# ("... the sum of pairwise distance from [the target] to centroids of all other
+# classes in [?]"): every other class, the classes of S1 and S2, or only the set
+# being measured. The third makes eta of a one-class set 0 at every T, against
+# the paper's own three-class example (eta(S1) < 0 with S1 = {standard_poodle}).
+NORMALISERS = {"all": "every other class", "sets": "the classes of S1 and S2", "set": "only the set measured"}
+
+
+def norm_classes(reading: str, s1: Sequence[int], s2: Sequence[int], measured: Sequence[int]) -> list[int] | None:
+    """The classes ``N`` of the normalising sum under one reading (None = every class but the target)."""
+    if reading not in NORMALISERS:
+        raise ValueError(f"unknown normaliser {reading!r}; valid: {', '.join(NORMALISERS)}")
+    return None if reading == "all" else list(s1) + list(s2) if reading == "sets" else list(measured)
+
+
 def systematic(eta_s1: float, eta_s2: float) -> bool:
     """The paper's signature of systematic diffusion: eta(S1) < 0 < eta(S2)."""
     return eta_s1 < 0.0 < eta_s2

@@ -8,7 +8,6 @@ holds ``done.json`` is never redone. fairseq is the optional extra ``nmt``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -120,9 +119,7 @@ def _run(module: str, args: list[str], log: Path) -> None:
 
 
 def _step_dir(kind: str, conf: dict) -> Path:
-    key = hashlib.sha256(json.dumps({"kind": kind, "conf": conf, "code": cache.code_version()},
-                                    sort_keys=True).encode()).hexdigest()[:16]
-    return cache.cache_root() / f"nmt-{kind}-{key}"
+    return cache.run_dir(f"nmt-{kind}", conf, family="nmt").path
 
 
 def _load_corpus(cfg: NMTConfig) -> tuple[dict[str, list[tuple[str, str]]], dict]:
@@ -300,7 +297,7 @@ def export_reference(profile: str, rows: list[dict], cfg: NMTConfig, wall_s: flo
 
     out = Path(dest) / f"{profile}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out, {"profile": profile, "config": asdict(cfg), "code": cache.code_version(),
+    atomic_write_json(out, {"profile": profile, "config": asdict(cfg), "code": cache.code_version("nmt"),
                             "fairseq": fairseq.__version__, "hardware": hardware(), "grid_wall_s": wall_s,
                             "exported": time.strftime("%Y-%m-%d %H:%M:%S"), "rows": rows})
     return out
