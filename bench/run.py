@@ -11,10 +11,10 @@
 3. eta on ImageNet-sized synthetic features (1.28M x 512, 1000 classes).
 4. On a GPU only: ResNet-50 -> ResNet-18 KD images/s at 224 px (bf16,
    channels_last, synthetic tensors) against plain ResNet-18 training.
-5. CPU levers on the tiny profile's student: channels_last, batch 256 against
-   128, 14x14 against 28x28 input, one thread against two, and a checkpoint
-   after every epoch against the 30-second cadence. Each pair trains the same
-   one-epoch run both ways.
+5. CPU levers on the tiny profile's student: contiguous (NCHW) against
+   channels_last tensors, batch 128 against 256, 28x28 against 14x14 input,
+   one thread against two, and a checkpoint after every epoch against the
+   30-second cadence. Each pair trains the same run both ways.
 
 Timings alternate between the two sides (A B A B ...) and the median of each
 side is used, so slow drift of the machine hits both sides alike.
@@ -271,7 +271,7 @@ def bench_levers(quick: bool) -> dict:
         return go
 
     pairs = {
-        "channels_last_over_default": (run(replace(base, channels_last=True)), run(base)),
+        "contiguous_over_channels_last": (run(replace(base, channels_last=False)), run(replace(base, channels_last=True))),
         "batch128_over_batch256": (run(replace(base, batch_size=128, lr=base.lr / 2)), run(base)),
         "28px_over_14px": (run(replace(base, downsample=1)), run(base)),
         "1_thread_over_default_threads": (run(base, n_threads=1), run(base)),
@@ -283,6 +283,53 @@ def bench_levers(quick: bool) -> dict:
         ta, tb = _alternate(a, b, 2 if quick else 3)
         out[name] = ta / tb
     return out
+
+
+def bench_compile(quick: bool) -> dict:
+    """``torch.compile`` (inductor, CPU) of the tiny profile's batched sweep against eager, per step."""
+    from dataclasses import replace
+
+    from lskd_core.batched import Stack
+    from lskd_core.methods import KD, Outputs, total
+    from lskd_core.profiles import get_profile
+
+    cfg = replace(get_profile("tiny").student, n_train=1024, n_test=256)
+    data = load_data(cfg)
+    x = data.train.x[:cfg.batch_size].contiguous(memory_format=torch.channels_last)
+    y = data.train.y[:cfg.batch_size]
+    t_out = Outputs(torch.randn(len(y), 10))
+    torch.manual_seed(0)
+    stack = Stack([build(cfg.arch, 1, 10, True) for _ in range(4)]).to(memory_format=torch.channels_last)
+    methods = [KD(t) for t in (1.0, 2.0, 3.0, 64.0)]
+    opt = torch.optim.SGD(stack.parameters(), lr=0.01, momentum=0.9)
+    compiled = torch.compile(stack)
+
+    def step(net):
+        def go():
+            z, _ = net(x)
+            loss = torch.stack([total(m(Outputs(z[i]), y, t_out, 0)) for i, m in enumerate(methods)]).sum()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        return go
+
+    t0 = time.perf_counter()
+    step(compiled)()
+    first = time.perf_counter() - t0
+    steps = 5 if quick else 20
+    eager, comp = step(stack), step(compiled)
+    for _ in range(2):
+        eager(), comp()
+    t_e, t_c = _alternate(lambda: [eager() for _ in range(steps)], lambda: [comp() for _ in range(steps)], 3)
+    return {"eager_ms_per_step": 1000 * t_e / steps, "compiled_ms_per_step": 1000 * t_c / steps,
+            "compiled_speedup": t_e / t_c, "first_compiled_step_s": first,
+            # None: compiled steps are not faster, so compiling never pays
+            "epochs_to_repay_compilation": (first / ((t_e - t_c) / steps * num_steps_per_epoch(cfg))
+                                            if t_c < t_e else None)}
+
+
+def num_steps_per_epoch(cfg) -> int:
+    return -(-60000 // cfg.batch_size)
 
 
 # ---------------------------------------------------------------- 4. GPU throughput
@@ -335,7 +382,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="smaller sizes (CI smoke); ratios are noisier")
     p.add_argument("--json", help="also write the results here")
-    p.add_argument("--only", nargs="+", choices=["batched", "sweep", "loop", "eta", "gpu", "levers"],
+    p.add_argument("--only", nargs="+", choices=["batched", "sweep", "loop", "eta", "gpu", "levers", "compile"],
                    help="run only these benchmarks")
     a = p.parse_args(argv)
     torch.set_num_threads(int(os.environ.get("LSKD_THREADS", torch.get_num_threads())))
@@ -343,7 +390,7 @@ def main(argv=None) -> int:
                       f"torch {torch.__version__}", "quick": a.quick, "date": time.strftime("%Y-%m-%d %H:%M")}
     for name, fn in (("batched", lambda: bench_batched(a.quick)), ("sweep", lambda: bench_sweep(a.quick)), ("loop", lambda: bench_loop(a.quick)),
                      ("eta", lambda: bench_eta(a.quick)), ("gpu", bench_gpu),
-                     ("levers", lambda: bench_levers(a.quick))):
+                     ("levers", lambda: bench_levers(a.quick)), ("compile", lambda: bench_compile(a.quick))):
         if a.only and name not in a.only:
             continue
         t0 = time.perf_counter()
@@ -373,6 +420,12 @@ def main(argv=None) -> int:
         for k, v in lv.items():
             if k != "config":
                 print(f"    {k}: {v:.2f}")
+    if "compile" in out:
+        c = out["compile"]
+        print(f"  torch.compile (CPU, inductor) of the tiny batched sweep: {c['compiled_speedup']:.2f}x per step "
+              f"({c['eager_ms_per_step']:.1f} -> {c['compiled_ms_per_step']:.1f} ms); first step "
+              f"{c['first_compiled_step_s']:.0f} s, " + (f"repaid after {c['epochs_to_repay_compilation']:.1f} epochs"
+                                                         if c["epochs_to_repay_compilation"] else "never repaid"))
     if "kd_over_ce" in out.get("gpu", {}):
         g = out["gpu"]
         print(f"  GPU {g['gpu']}: KD {g['kd_images_per_s']:.0f} img/s vs CE {g['ce_images_per_s']:.0f} img/s "

@@ -28,8 +28,8 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 # names its own sources, so editing the fairseq criterion re-runs translation
 # steps and leaves image runs alone, and the other way round.
 SOURCES: dict[str, tuple[str, ...]] = {
-    "image": ("losses.py", "feature_kd.py", "models.py", "methods.py", "config.py", "loop.py", "train.py",
-              "data/*.py"),
+    "image": ("losses.py", "feature_kd.py", "models.py", "methods.py", "config.py", "batched.py", "loop.py",
+              "train.py", "data/*.py"),
     "nmt": ("losses.py", "nmt/*.py", "nmt/fairseq_plugin/*.py"),
 }
 

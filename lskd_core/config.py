@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from .data import MODULES
-from .models import ARCHS
+from .models import ARCHS, check_weights
 from .data.prepared import TensorSplit, augment_batch, file_split, tensor_split
 
 SCHEDULES = ("cosine", "step", "onecycle")
@@ -83,6 +83,8 @@ class TrainConfig:
             raise ValueError(f"downsample applies to the in-memory sets (fashion_mnist, cifar100), not {self.dataset}")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.weights:  # a missing or wrong weights file fails before any training
+            check_weights(self.weights, self.weights_sha256)
         return self
 
 

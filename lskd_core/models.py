@@ -5,6 +5,7 @@ projection (Müller et al. 2019) and the diffusion index need."""
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from typing import Callable
 
@@ -91,10 +92,14 @@ def small_mlp(in_channels: int, num_classes: int, hidden: int = 128) -> Classifi
     return Classifier(backbone, hidden, num_classes)
 
 
-def _torchvision(name: str, num_classes: int, small_input: bool) -> Classifier:
+def _torchvision(name: str, num_classes: int, small_input: bool, state: dict | None = None) -> Classifier:
+    """A torchvision network as a ``Classifier``; ``state`` (its ImageNet weights) is loaded before its
+    1000-class head is replaced by a fresh ``fc``, as the paper's CUB recipe fine-tunes."""
     from torchvision import models as tvm
 
     net = getattr(tvm, name)(weights=None)
+    if state is not None:
+        net.load_state_dict(state)
     if name.startswith("resnet"):
         if small_input:  # CIFAR-style stem keeps 32x32 inputs from collapsing to 1x1
             net.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
@@ -128,20 +133,79 @@ ARCHS: dict[str, Callable[..., Classifier]] = {
 }
 
 
+# What ``pretrained=True`` loaded when the paper was written (torchvision's IMAGENET1K_V1): the
+# CUB recipe (Appendix C) fine-tunes from these. torch.hub names each file after the first 8
+# hex digits of its SHA-256, so a file keeping its published name carries its own checksum.
+PAPER_WEIGHTS = {"resnet18": "ResNet18_Weights", "resnet50": "ResNet50_Weights",
+                 "mobilenet_v2": "MobileNet_V2_Weights", "convnext_tiny": "ConvNeXt_Tiny_Weights",
+                 "efficientnet_b0": "EfficientNet_B0_Weights"}
+_HUB_NAME = re.compile(r"-([0-9a-f]{8,64})\.pth?$")
+_DIGESTS: dict[tuple, str] = {}
+
+
+def paper_weights(arch: str) -> dict:
+    """The published file of ``arch``'s ImageNet weights, read from the installed torchvision."""
+    from torchvision import models as tvm
+
+    if arch not in PAPER_WEIGHTS:
+        raise ValueError(f"no ImageNet weights are published for {arch!r}; known: {', '.join(PAPER_WEIGHTS)}")
+    url = getattr(tvm, PAPER_WEIGHTS[arch]).IMAGENET1K_V1.url
+    name = url.rsplit("/", 1)[1]
+    return {"arch": arch, "file": name, "url": url, "sha256_prefix": _HUB_NAME.search(name).group(1)}
+
+
+def file_sha256(path: Path) -> str:
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _DIGESTS:
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        _DIGESTS[key] = h.hexdigest()
+    return _DIGESTS[key]
+
+
+def check_weights(weights: str, sha256: str | None = None) -> str:
+    """Fail at once unless the weights file exists and is the expected one; return its SHA-256.
+
+    The expected digest is ``sha256`` (all of it or a prefix), or else the one
+    its torch.hub file name carries (``resnet50-0676ba61.pth``).
+    """
+    path = Path(weights)
+    if not path.is_file():
+        raise FileNotFoundError(f"weights file {path} does not exist")
+    want = (sha256 or "").strip().lower()
+    if not want:
+        m = _HUB_NAME.search(path.name)
+        if not m:
+            raise ValueError(f"weights {path}: give weights_sha256, or keep the published file name "
+                             f"(<name>-<first 8 hex digits of its SHA-256>.pth)")
+        want = m.group(1)
+    got = file_sha256(path)
+    if not got.startswith(want):
+        raise ValueError(f"weights {path}: sha256 {got} does not match the expected {want}")
+    return got
+
+
 def build(arch: str, in_channels: int, num_classes: int, small_input: bool = False,
           weights: str | None = None, weights_sha256: str | None = None) -> Classifier:
-    """Build ``arch``; optionally load a local state dict whose checksum is checked first."""
+    """Build ``arch``; optionally load a local weights file whose checksum is checked first.
+
+    The file is either this book's own ``Classifier`` state (keys ``backbone.*``,
+    ``fc.*``) or a torchvision ImageNet state, whose head is then replaced.
+    """
     if arch not in ARCHS:
         raise ValueError(f"unknown architecture {arch!r}; valid: {', '.join(ARCHS)}")
-    model = ARCHS[arch](in_channels, num_classes, small_input=small_input)
-    if weights:
-        path = Path(weights)
-        if not path.is_file():
-            raise FileNotFoundError(f"weights file {path} does not exist")
-        if weights_sha256:
-            got = hashlib.sha256(path.read_bytes()).hexdigest()
-            if got != weights_sha256:
-                raise ValueError(f"weights {path}: sha256 {got} != expected {weights_sha256}")
-        state = torch.load(path, map_location="cpu", weights_only=True)
+    if not weights:
+        return ARCHS[arch](in_channels, num_classes, small_input=small_input)
+    check_weights(weights, weights_sha256)
+    state = torch.load(weights, map_location="cpu", weights_only=True)
+    if any(k.startswith("backbone.") for k in state):
+        model = ARCHS[arch](in_channels, num_classes, small_input=small_input)
         model.load_state_dict(state)
-    return model
+        return model
+    if arch not in PAPER_WEIGHTS:
+        raise ValueError(f"weights {weights}: not a state of this book's {arch}, and {arch} has no torchvision "
+                         f"ImageNet weights")
+    return _torchvision(arch, num_classes, small_input, state)

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from lskd_core import cache, losses
-from lskd_core import loop as engine
+from lskd_core import batched as engine
 from lskd_core.methods import KD, METHODS, CEThenKD, CrossEntropy, Outputs, total
 from lskd_core.models import build
 from lskd_core.train import TrainConfig, train_students

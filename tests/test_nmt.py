@@ -177,7 +177,7 @@ def _fake_steps(monkeypatch, tmp_path):
 
     def train(cfg, data, teacher=None):
         name = f"a{cfg.alpha}" if teacher is None else f"{teacher.parent.name}-T{cfg.temperature}-s{cfg.seed}"
-        time.sleep(0.01 * (cfg.seed + 1))  # finish out of order under jobs > 1
+        time.sleep(0.01 * (cfg.seed % 1000 + 1))  # finish out of order under jobs > 1
         d = tmp_path / name
         d.mkdir(exist_ok=True)
         (d / "done.json").write_text(json.dumps({"wall_time_s": 1.0}))
@@ -202,7 +202,12 @@ def test_run_grid_rows_are_the_same_in_any_number_of_jobs(monkeypatch, tmp_path)
         ("teacher", 0.0, None, 0), ("student", 0.0, 1.0, 0), ("student", 0.0, 3.0, 0)]
     # every student row carries its own teacher's alpha and was scored on that teacher's student
     cells = pipeline.bleu_cells(one)
-    assert cells == {(a, t): {s: 10 * a + t + 0.01 * s for s in (0, 1)} for a in (0.0, 0.1) for t in (1.0, 3.0)}
+    off = pipeline.STUDENT_SEED_OFFSET
+    assert cells == {(a, t): {s: 10 * a + t + 0.01 * (s + off) for s in (0, 1)} for a in (0.0, 0.1) for t in (1.0, 3.0)}
+    # seed s: teachers of seed s, students of seed s that never start from their teacher's weights
+    teachers = [r for r in one if r["model"] == "teacher"]
+    assert sorted((r["alpha"], r["seed"]) for r in teachers) == [(0.0, 0), (0.0, 1), (0.1, 0), (0.1, 1)]
+    assert all(r["fairseq_seed"] == r["seed"] + off for r in one if r["model"] == "student")
     with pytest.raises(ValueError, match="jobs"):
         pipeline.run_grid(base, [0.0], [1], [0], jobs=-1)
 
