@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .io import atomic_torch_save, atomic_write_json, load_checkpoint
+from .io import atomic_torch_save, atomic_write_json, file_sha256, load_checkpoint
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 # Only the code that changes what a run computes enters its key: editing a
@@ -152,14 +152,6 @@ _REPORTED: set[str] = set()
 
 def run_dir(kind: str, config: dict[str, Any], family: str = "image") -> Run:
     return Run(cache_root() / f"{kind}-{run_key(kind, config, family)}")
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def finish_run(run: Run, config: dict[str, Any], metrics: dict[str, Any], state_dict: dict) -> None:

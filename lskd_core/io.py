@@ -1,7 +1,8 @@
-"""Atomic file writes: a reader never sees a partial checkpoint, record or notebook."""
+"""Atomic file writes (a reader never sees a partial checkpoint, record or notebook) and file checksums."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -64,3 +65,12 @@ def load_checkpoint(path: Path) -> Any:
     except (RuntimeError, OSError, EOFError, ValueError) as exc:
         raise DamagedFile(errno.EIO, f"{path} is damaged and does not load ({exc}); `lskd runs gc` removes "
                                      f"a damaged checkpoint so that the run starts over", str(path)) from exc
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

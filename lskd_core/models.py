@@ -4,13 +4,14 @@ projection (Müller et al. 2019) and the diffusion index need."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
 from typing import Callable
 
 import torch
 from torch import Tensor, nn
+
+from .io import file_sha256
 
 
 class Classifier(nn.Module):
@@ -154,15 +155,12 @@ def paper_weights(arch: str) -> dict:
     return {"arch": arch, "file": name, "url": url, "sha256_prefix": _HUB_NAME.search(name).group(1)}
 
 
-def file_sha256(path: Path) -> str:
+def _weights_digest(path: Path) -> str:
+    # Remembered per file version: a config's validation and its model's build both check the file.
     st = path.stat()
     key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
     if key not in _DIGESTS:
-        h = hashlib.sha256()
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-        _DIGESTS[key] = h.hexdigest()
+        _DIGESTS[key] = file_sha256(path)
     return _DIGESTS[key]
 
 
@@ -182,7 +180,7 @@ def check_weights(weights: str, sha256: str | None = None) -> str:
             raise ValueError(f"weights {path}: give weights_sha256, or keep the published file name "
                              f"(<name>-<first 8 hex digits of its SHA-256>.pth)")
         want = m.group(1)
-    got = file_sha256(path)
+    got = _weights_digest(path)
     if not got.startswith(want):
         raise ValueError(f"weights {path}: sha256 {got} does not match the expected {want}")
     return got
