@@ -122,6 +122,19 @@ def _link_teacher(src: str) -> None:
 # ---------------------------------------------------------------- 1b. batched students
 
 
+def _stacked_step(net, optimizer, methods, x, y, t_out):
+    """One training step of a stack of students (how the loop trains a sweep), as a closure to time."""
+    from lskd_core.methods import Outputs, total
+
+    def step():
+        z, _ = net(x)
+        loss = torch.stack([total(m(Outputs(z[i]), y, t_out, 0)) for i, m in enumerate(methods)]).sum()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return step
+
+
 def bench_batched(quick: bool, size: int = 4) -> dict:
     """One training step of ``size`` students: stacked (one vmapped forward, backward and
     optimizer step, as the loop trains a sweep) against one after another on the same batch."""
@@ -155,12 +168,7 @@ def bench_batched(quick: bool, size: int = 4) -> dict:
                 loss.backward()
                 o.step()
 
-        def batched():
-            z, _ = stack(x)
-            loss = torch.stack([total(meth(Outputs(z[i]), y, t_out, 0)) for i, meth in enumerate(methods)]).sum()
-            sopt.zero_grad(set_to_none=True)
-            loss.backward()
-            sopt.step()
+        batched = _stacked_step(stack, sopt, methods, x, y, t_out)
 
         steps = 5 if quick else 20
 
@@ -290,7 +298,7 @@ def bench_compile(quick: bool) -> dict:
     from dataclasses import replace
 
     from lskd_core.batched import Stack
-    from lskd_core.methods import KD, Outputs, total
+    from lskd_core.methods import KD, Outputs
     from lskd_core.profiles import get_profile
 
     cfg = replace(get_profile("tiny").student, n_train=1024, n_test=256)
@@ -304,20 +312,11 @@ def bench_compile(quick: bool) -> dict:
     opt = torch.optim.SGD(stack.parameters(), lr=0.01, momentum=0.9)
     compiled = torch.compile(stack)
 
-    def step(net):
-        def go():
-            z, _ = net(x)
-            loss = torch.stack([total(m(Outputs(z[i]), y, t_out, 0)) for i, m in enumerate(methods)]).sum()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        return go
-
+    eager, comp = (_stacked_step(net, opt, methods, x, y, t_out) for net in (stack, compiled))
     t0 = time.perf_counter()
-    step(compiled)()
+    comp()
     first = time.perf_counter() - t0
     steps = 5 if quick else 20
-    eager, comp = step(stack), step(compiled)
     for _ in range(2):
         eager(), comp()
     t_e, t_c = _alternate(lambda: [eager() for _ in range(steps)], lambda: [comp() for _ in range(steps)], 3)
