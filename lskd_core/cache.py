@@ -28,9 +28,10 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 # names its own sources, so editing the fairseq criterion re-runs translation
 # steps and leaves image runs alone, and the other way round.
 SOURCES: dict[str, tuple[str, ...]] = {
-    "image": ("losses.py", "feature_kd.py", "models.py", "methods.py", "config.py", "batched.py", "loop.py",
-              "train.py", "data/*.py"),
-    "nmt": ("losses.py", "nmt/*.py", "nmt/fairseq_plugin/*.py"),
+    "image": ("lskd_core/losses.py", "lskd_core/feature_kd.py", "lskd_core/models.py", "lskd_core/methods.py",
+              "lskd_core/config.py", "lskd_core/batched.py", "lskd_core/loop.py", "lskd_core/train.py",
+              "lskd_core/data/*.py", "data_manifests/*.toml"),  # the manifests hold the input normalisation
+    "nmt": ("lskd_core/losses.py", "lskd_core/nmt/*.py", "lskd_core/nmt/fairseq_plugin/*.py"),
 }
 
 
@@ -46,8 +47,8 @@ def code_version(family: str = "image") -> str:
         raise ValueError(f"unknown run family {family!r}; valid: {', '.join(SOURCES)}")
     h = hashlib.sha256(__version__.encode())
     for pattern in SOURCES[family]:
-        for p in sorted(PACKAGE_DIR.glob(pattern)):
-            h.update(str(p.relative_to(PACKAGE_DIR)).encode())
+        for p in sorted(PACKAGE_DIR.parent.glob(pattern)):
+            h.update(str(p.relative_to(PACKAGE_DIR.parent)).encode())
             h.update(p.read_bytes())
     return f"{__version__}+{h.hexdigest()[:12]}"
 

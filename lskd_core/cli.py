@@ -2,6 +2,7 @@
 
     lskd run notebooks/<chapter>.md -p temperature 4 -p alpha 0.2
     lskd book --profile tiny
+    lskd book --profile cub200 --data-root ~/data/CUB_200_2011 --scale smoke
     lskd check-book [book/_build/html]   # every page in headless Chromium, with screenshots
     lskd data verify fashion_mnist [--root PATH]
     lskd data list
@@ -32,6 +33,9 @@ def _cmd_run(a: argparse.Namespace) -> int:
     if not r.ok:
         print(f"error: {r.error}", file=sys.stderr)
         return 1
+    if r.does_not_apply:
+        print(f"{a.notebook} does not apply: {r.does_not_apply} (page written to {r.output})")
+        return 0
     print(f"executed {a.notebook} in {r.wall_s:.1f} s -> {r.output}")
     return 0
 
@@ -39,7 +43,7 @@ def _cmd_run(a: argparse.Namespace) -> int:
 def _cmd_book(a: argparse.Namespace) -> int:
     from .notebook import execute_book
 
-    results = execute_book(a.profile, progress=not a.quiet)
+    results = execute_book(a.profile, progress=not a.quiet, data_root=a.data_root, scale=a.scale)
     failed = [r for r in results if not r.ok]
     total = sum(r.wall_s for r in results)
     print(f"[lskd book] {len(results) - len(failed)}/{len(results)} chapters executed in {total:.0f} s")
@@ -100,12 +104,12 @@ def _cmd_train(a: argparse.Namespace) -> int:
 def _nmt_config(a: argparse.Namespace):
     from dataclasses import replace
 
-    from .nmt.pipeline import NMT_PROFILES
+    from .profiles import get_profile
 
-    if a.profile not in NMT_PROFILES:
-        raise ValueError(f"unknown profile {a.profile!r} for translation; valid: {', '.join(NMT_PROFILES)}")
+    prof = get_profile(a.profile)
+    prof.require("translation")
     over = {k: v for k, v in (("corpus", a.corpus), ("data_root", a.root), ("src", a.src), ("tgt", a.tgt)) if v}
-    return replace(NMT_PROFILES[a.profile], **over).validate()
+    return replace(prof.nmt, **over).validate()
 
 
 def _cmd_nmt(a: argparse.Namespace) -> int:
@@ -203,6 +207,8 @@ def parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("book", help="execute every chapter in _toc.yml order")
     b.add_argument("--profile", default="tiny")
+    b.add_argument("--data-root", help="the folder of the profile's data set, when you bring it (ImageNet, CUB, CIFAR-100)")
+    b.add_argument("--scale", help="borrow this profile's epochs and sizes, keep the data and architectures (e.g. smoke)")
     b.add_argument("-q", "--quiet", action="store_true")
     b.set_defaults(func=_cmd_book)
 

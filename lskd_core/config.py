@@ -16,7 +16,7 @@ from typing import Iterator
 import torch
 from torch import Tensor
 
-from .data import MODULES
+from .data import MODULES, input_spec
 from .models import ARCHS, check_weights
 from .data.prepared import TensorSplit, augment_batch, file_split, tensor_split
 
@@ -29,6 +29,7 @@ ONECYCLE_RISE = 0.25
 # the loss reaches -6.6e4). The paper's largest T is 64.
 MAX_TEMPERATURE = 1000.0
 AMP = ("off", "bf16", "fp16")
+DECODE = ("cpu", "device")
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,9 @@ class TrainConfig:
     num_workers: int = 4
     weights: str | None = None
     weights_sha256: str | None = None
+    # File-based sets: "cpu" = torchvision transforms in DataLoader workers; "device" = JPEGs decoded and
+    # augmented on the training device (nvJPEG on a GPU; lskd_core.data.device_decode).
+    decode: str = "cpu"
 
     def validate(self) -> "TrainConfig":
         if self.dataset not in MODULES:
@@ -83,6 +87,11 @@ class TrainConfig:
             raise ValueError(f"downsample applies to the in-memory sets (fashion_mnist, cifar100), not {self.dataset}")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.decode not in DECODE:
+            raise ValueError(f"unknown decode {self.decode!r}; valid: {', '.join(DECODE)}")
+        if self.decode == "device" and self.dataset in ("fashion_mnist", "cifar100"):
+            raise ValueError(f"decode='device' applies to JPEG folders (imagenet1k, cub200); {self.dataset} is held "
+                             "in memory already")
         if self.weights:  # a missing or wrong weights file fails before any training
             check_weights(self.weights, self.weights_sha256)
         return self
@@ -149,8 +158,8 @@ def load_data(cfg: TrainConfig) -> Data:
                 split.x = torch.nn.functional.avg_pool2d(split.x, cfg.downsample)
         return Data(tr, te, tr.num_classes, tr.in_channels)
     test_name = "val" if cfg.dataset == "imagenet1k" else "test"
-    tr = file_split(cfg.dataset, "train", cfg.data_root, train=cfg.augment, image_size=cfg.image_size)
-    te = file_split(cfg.dataset, test_name, cfg.data_root, train=False, image_size=cfg.image_size)
+    tr = file_split(cfg.dataset, "train", cfg.data_root, train=cfg.augment, image_size=cfg.image_size, n=cfg.n_train)
+    te = file_split(cfg.dataset, test_name, cfg.data_root, train=False, image_size=cfg.image_size, n=cfg.n_test)
     return Data(tr, te, len(tr.classes), 3)
 
 
@@ -174,6 +183,14 @@ def batches(split, cfg: TrainConfig, epoch: int, train: bool,
             if train and cfg.augment:
                 x = augment_batch(x, split.pad, stream(cfg.seed, epoch, b + 1))
             yield x[r::world], split.y[idx][r::world], len(idx)
+        return
+    if cfg.decode == "device":
+        from .data.device_decode import device_batches
+
+        spec = input_spec(cfg.dataset)
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        yield from device_batches(split, cfg.batch_size, cfg.seed, epoch, train, cfg.image_size, spec["mean"],
+                                  spec["std"], device, shard, augment=train and cfg.augment)
         return
     sampler = None
     if world > 1 and train:

@@ -8,7 +8,7 @@ import pandas as pd
 import torch
 
 from .cache import Run
-from .profiles import Profile, get_profile, student_config, teacher_config
+from .profiles import DoesNotApply, Profile, get_profile, student_config, teacher_config  # noqa: F401
 from .train import TrainConfig, load_data, load_model, predict, train_students, train_teacher
 
 
@@ -24,52 +24,63 @@ def setup(num_threads: int | None = None) -> None:
                   rc={"figure.dpi": 100, "legend.frameon": True, "legend.fontsize": 8})
 
 
+def profile(name: str, scale: str | None = None, data_root: str | None = None) -> Profile:
+    """The chapter's profile, pointed at ``data_root`` and shrunk to ``scale`` (``profiles.get_profile``)."""
+    return get_profile(name, scale=scale, data_root=data_root)
+
+
 def class_names(profile: Profile | str) -> tuple[str, ...]:
-    """The class names of a profile's data set, in label order (chapters never name one data set's list).
-
-    Fashion-MNIST's are embedded; the others are read from the copy at the
-    profile's ``data_root``: CIFAR-100's ``meta``, ImageNet's wnid folders, CUB's ``classes.txt``.
-    """
-    from .data import resolve_root
-
+    """The class names of a profile's data set, in label order (chapters never name one data set's list)."""
     prof = get_profile(profile) if isinstance(profile, str) else profile
-    ds = prof.teacher.dataset
-    if ds == "fashion_mnist":
-        from .data.fashion_mnist import CLASSES
-
-        return tuple(CLASSES)
-    root = resolve_root(ds, prof.teacher.data_root)
-    if ds == "cifar100":
-        from .data.cifar100 import meta
-
-        return tuple(meta(root)[0])
-    if ds == "imagenet1k":
-        from .data.imagenet import class_folders
-
-        return tuple(class_folders(root, "train"))
-    if ds == "cub200":
-        from .data.cub import read_index
-
-        return tuple(read_index(root)[1])
-    raise ValueError(f"no class list for data set {ds!r}")
+    return prof.classes()
 
 
 def semantic_sets(profile: Profile | str, targets=None, min_similar: int = 2) -> dict[int, tuple[list, list]]:
-    """WordNet method-1 sets S1/S2 of the profile's classes (``targets`` by name; None = all that have both)."""
+    """WordNet method-1 sets S1/S2 of the profile's classes (``targets`` by name; None = all that have both).
+
+    An empty result means WordNet cannot split this label set at ``min_similar``;
+    ``sets_missing`` says why in words.
+    """
     from .semantics.sets import method1_for
 
     prof = get_profile(profile) if isinstance(profile, str) else profile
     names = class_names(prof)
-    supers = None
-    if prof.teacher.dataset == "cifar100":
-        from .data import resolve_root
-        from .data.cifar100 import meta, superclass_of
-
-        root = resolve_root("cifar100", prof.teacher.data_root)
-        coarse, of = meta(root)[1], superclass_of(root)
-        supers = [coarse[of[k]] for k in range(len(names))]
     idx = None if targets is None else [names.index(c) for c in targets]
-    return method1_for(prof.teacher.dataset, names, idx, min_similar, supers)
+    return method1_for(prof.synsets(), names, idx, min_similar)
+
+
+def sets_missing(profile: Profile, min_similar: int) -> str:
+    """Why a profile's classes give no WordNet target with both S1 and S2 non-empty, in words."""
+    names, syn = class_names(profile), profile.synsets()
+    named = sum(s is not None for s in syn)
+    what = (f"WordNet's method-1 sets need a target with at least {min_similar} similar classes (S1) and at least "
+            f"one other (S2). Of the {len(names)} classes of {profile.dataset} here, {named} "
+            f"{'has' if named == 1 else 'have'} a WordNet synset")
+    if named < min_similar + 2:
+        return f"{what}: too few for that. Method-2 (feature-space) sets do not depend on WordNet."
+    return (f"{what}, and for every target the deepest ancestor covering {min_similar} of them covers them all, "
+            f"so S2 is empty. A smaller min_similar, or a label set with more distinct branches, gives sets.")
+
+
+def followed_classes(profile: Profile, n_near: int = 1) -> list[str]:
+    """The classes a chapter follows when the reader names none, chosen from WordNet, not by hand.
+
+    The target is the earlier (in label order) of the closest pair of classes
+    in WordNet path distance; then its ``n_near`` nearest classes; last the
+    class farthest from it. With fewer than three classes that have a synset,
+    the first classes in label order.
+    """
+    from .semantics.wordnet import load
+
+    names, syn = list(class_names(profile)), profile.synsets()
+    known = [k for k, s in enumerate(syn) if s is not None]
+    if len(known) < 3:
+        return names[: n_near + 2]
+    wn = load()
+    dist = {(i, j): wn.path_distance(syn[i], syn[j]) for i in known for j in known if i != j}
+    target = min((d, min(i, j)) for (i, j), d in dist.items())[1]
+    others = sorted((k for k in known if k != target), key=lambda k: (dist[(target, k)], k))
+    return [names[target]] + [names[k] for k in others[:n_near]] + [names[others[-1]]]
 
 
 def teachers(profile: Profile | str, alphas, seed: int = 0, **overrides) -> dict[float, Run]:
@@ -251,6 +262,13 @@ def eta_accuracy_link(profile: Profile | str, alphas, t1: float, seeds, sets: di
             rows.append({"alpha": a, "seed": s, "T": float(t), "eta S1": float(v),
                          "drop (points)": acc[float(t1)] - acc[float(t)]})
     return pd.DataFrame(rows)
+
+
+def note(text: str) -> None:
+    """Show a computed remark as a note box on the page (a part of a chapter that does not apply, and why)."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(f"```{{note}}\n{text}\n```"))
 
 
 def say(**phrases) -> None:

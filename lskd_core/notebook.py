@@ -56,6 +56,7 @@ class Result:
     wall_s: float
     output: Path | None
     error: str = ""
+    does_not_apply: str = ""  # why the chapter cannot run on this profile (ok, and its page says so)
 
 
 @contextlib.contextmanager
@@ -103,6 +104,10 @@ def execute(source: Path, parameters: dict[str, Any] | None = None, output: Path
             pm.execute_notebook(str(src), str(out), parameters=params, kernel_name="python3",
                                 cwd=str(source.parent), progress_bar=progress, log_output=False)
         except pm.PapermillExecutionError as exc:
+            if exc.ename == "DoesNotApply":
+                page = does_not_apply_page(nb, exc.evalue, {**defaults, **params})
+                atomic_write_bytes(output, json.dumps(page).encode())
+                return Result(source.stem, True, time.perf_counter() - t0, output, does_not_apply=exc.evalue)
             msg = (f"chapter {source.name} failed in cell {exc.exec_count} "
                    f"(code cell #{exc.cell_index}): {exc.ename}: {exc.evalue}")
             return Result(source.stem, False, time.perf_counter() - t0, None, msg)
@@ -204,6 +209,22 @@ def toc_chapters(toc: Path = ROOT / "_toc.yml") -> list[str]:
     return [f[len(prefix):].removesuffix(".ipynb") for f in files if f.startswith(prefix)]
 
 
+def does_not_apply_page(nb, reason: str, params: dict[str, Any]) -> dict:
+    """The page of a chapter that cannot run on a profile: its opening prose, the parameters of this run, and
+    the reason the chapter computed (``profiles.DoesNotApply``)."""
+    cells: list[dict] = []
+    for c in nb.cells:
+        if c.cell_type != "markdown":
+            break
+        cells.append({"cell_type": "markdown", "metadata": {}, "source": c.source})
+    shown = ", ".join(f"`{k}={v!r}`" for k, v in params.items() if v is not None)
+    cells.append({"cell_type": "markdown", "metadata": {}, "source":
+                  f"```{{note}}\nThis chapter does not apply to this run ({shown}).\n\n{reason}\n```\n"})
+    return {"cells": cells,
+            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+            "nbformat": 4, "nbformat_minor": 5}
+
+
 def failure_page(chapter: str, error: str) -> dict:
     """A stand-in page for a chapter that failed, so the rest of the book still builds."""
     return {"cells": [{"cell_type": "markdown", "metadata": {}, "source":
@@ -214,19 +235,22 @@ def failure_page(chapter: str, error: str) -> dict:
 
 
 def execute_book(profile: str, progress: bool = True, toc: Path | None = None, notebooks: Path = NOTEBOOKS,
-                 executed: Path = EXECUTED) -> list[Result]:
+                 executed: Path = EXECUTED, data_root: str | None = None, scale: str | None = None) -> list[Result]:
     """Execute every chapter in table-of-contents order; a failure does not stop the others."""
-    validate({"profile": profile})
+    params = {"profile": profile, **{k: v for k, v in (("data_root", data_root), ("scale", scale)) if v}}
+    validate(params)
     results: list[Result] = []
     timings_path = executed / "_timings.json"
     for stem in toc_chapters(toc) if toc else toc_chapters():
-        print(f"[lskd book] {stem} (profile={profile})", flush=True)
-        r = execute(notebooks / f"{stem}.md", {"profile": profile}, executed / f"{stem}.ipynb", progress=progress)
+        print(f"[lskd book] {stem} ({', '.join(f'{k}={v}' for k, v in params.items())})", flush=True)
+        r = execute(notebooks / f"{stem}.md", params, executed / f"{stem}.ipynb", progress=progress)
         results.append(r)
-        print(f"[lskd book]   {'ok' if r.ok else 'FAILED'} in {r.wall_s:.1f} s {r.error}", flush=True)
+        state = "does not apply" if r.does_not_apply else ("ok" if r.ok else "FAILED")
+        print(f"[lskd book]   {state} in {r.wall_s:.1f} s {r.error or r.does_not_apply}", flush=True)
         if not r.ok:
             atomic_write_bytes(executed / f"{stem}.ipynb", json.dumps(failure_page(stem, r.error)).encode())
         # Written after each chapter so the reproducibility appendix sees those before it.
         atomic_write_json(timings_path, {"profile": profile, "chapters": [
-            {"chapter": x.chapter, "ok": x.ok, "wall_s": round(x.wall_s, 1), "error": x.error} for x in results]})
+            {"chapter": x.chapter, "ok": x.ok, "wall_s": round(x.wall_s, 1), "error": x.error,
+             "does_not_apply": x.does_not_apply} for x in results]})
     return results

@@ -75,24 +75,42 @@ def _class_names(v: Any) -> None:
 def _known_classes(params: dict[str, Any]) -> None:
     """Class-name parameters must name classes of the profile's data set.
 
-    Checked before a kernel starts where the class list is at hand without the
-    data (the embedded Fashion-MNIST); for data a user brings, the chapter
-    checks once it has read the list.
+    Checked before a kernel starts whenever the class list can be read: the
+    embedded Fashion-MNIST, or a copy given with ``data_root``.
     """
+    from .profiles import get_profile
+
+    given = {name: [v] if isinstance(v, str) else list(v) for name in ("classes", "targets", "example_class")
+             if (v := params.get(name))}
+    if not given:
+        return
+    try:
+        prof = get_profile(params.get("profile", "tiny"), data_root=params.get("data_root"))
+        names = prof.classes()
+    except Exception:  # no copy at hand: the chapter checks once it has read the list
+        return
+    for name, values in given.items():
+        unknown = [c for c in values if c not in names]
+        if unknown:
+            shown = list(names) if len(names) <= 20 else list(names[:20]) + ["..."]
+            raise ParameterError(f"{name}: unknown class names {unknown}; profile {prof.name} ({prof.dataset}) "
+                                 f"has {shown}")
+
+
+def _scale(v: Any) -> None:
     from .profiles import PROFILES
 
-    prof = PROFILES.get(params.get("profile", "tiny")) if isinstance(params.get("profile", "tiny"), str) else None
-    if prof is None or prof.teacher.dataset != "fashion_mnist":
-        return
-    from .data.fashion_mnist import CLASSES
+    if v is not None and (not isinstance(v, str) or v not in PROFILES or PROFILES[v].teacher is None):
+        raise ParameterError(f"scale={v!r} is unknown; valid: None or a profile whose sizes to borrow "
+                             f"({', '.join(n for n, p in PROFILES.items() if p.teacher)})")
 
-    for name in ("classes", "targets", "example_class"):
-        v = params.get(name)
-        given = [v] if isinstance(v, str) else (v or [])
-        unknown = [c for c in given if c not in CLASSES]
-        if unknown:
-            raise ParameterError(f"{name}: unknown class names {unknown}; profile {prof.name} (Fashion-MNIST) "
-                                 f"has {list(CLASSES)}")
+
+def _data_root(v: Any) -> None:
+    import os
+
+    if v is not None and (not isinstance(v, str) or not os.path.isdir(os.path.expanduser(v))):
+        raise ParameterError(f"data_root={v!r} is not a folder; give the folder of the data set you brought "
+                             f"(see data_manifests/ for each layout)")
 
 
 def _optional_positive_int(name: str) -> Callable[[Any], None]:
@@ -154,6 +172,8 @@ def _seeds(v: Any) -> None:
 
 RULES: dict[str, Callable[[Any], None]] = {
     "profile": _profile,
+    "scale": _scale,
+    "data_root": _data_root,
     "alpha": _alpha,
     "alphas": _number_list("alphas", _alpha),
     "temperature": _positive_number("temperature"),
@@ -169,7 +189,7 @@ RULES: dict[str, Callable[[Any], None]] = {
     "per_class_train": _optional_positive_int("per_class_train"),
     "per_class_val": _optional_positive_int("per_class_val"),
     "min_similar": _optional_positive_int("min_similar"),
-    "classes": _class_names,
+    "classes": lambda v: v is None or _class_names(v),
     "targets": lambda v: v is None or _class_names(v),
     "feature_weight": _positive_number("feature_weight"),
     "switch_temperatures": _temperatures,

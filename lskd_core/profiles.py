@@ -1,21 +1,26 @@
-"""Named profiles: how big a run every chapter does, from seconds to the paper's recipes.
+"""Named profiles, the one registry: how big a run every chapter does, from seconds to the paper's recipes.
 
-A chapter asks for ``get_profile(name)`` and builds its teacher and student
-configs from it, so one parameter scales the whole book.
+A profile carries its data set (class names, WordNet synsets, input size and
+normalisation come from ``lskd_core.data``), its image teacher and student
+configs, and its translation config (``nmt``; chapter 11). A chapter asks for
+``get_profile(name, scale=..., data_root=...)`` and builds every run from it,
+so one parameter scales the whole book. ``scale`` borrows another profile's
+epochs and sizes and keeps the data, classes and architectures.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from .nmt.pipeline import NMTConfig
 from .train import TrainConfig
 
 
 @dataclass(frozen=True)
 class Profile:
     name: str
-    teacher: TrainConfig
-    student: TrainConfig
+    teacher: TrainConfig | None  # None: a translation-only profile
+    student: TrainConfig | None
     seeds: tuple[int, ...]
     temperatures: tuple[float, ...]
     hardware: str
@@ -25,6 +30,49 @@ class Profile:
     # The paper table this profile's teacher -> student pair reproduces (None: no paper counterpart;
     # the grid chapter then draws Table 2B, the closest small-data table).
     paper_table: str | None = None
+    # Translation (chapter 11): teachers and KD students with fairseq; None for image-only profiles.
+    nmt: NMTConfig | None = None
+
+    @property
+    def dataset(self) -> str | None:
+        return self.teacher.dataset if self.teacher else None
+
+    @property
+    def data_root(self) -> str | None:
+        return self.teacher.data_root if self.teacher else None
+
+    def classes(self) -> tuple[str, ...]:
+        """The data set's class names in label order, read from the copy the profile points at."""
+        from .data import class_names
+
+        return class_names(self.require("image") or self.dataset, self.data_root)
+
+    def synsets(self) -> list[str | None]:
+        """A WordNet 3.0 noun offset per class (None where WordNet does not name the class)."""
+        from .data import class_synsets
+
+        return class_synsets(self.require("image") or self.dataset, self.data_root)
+
+    def does_not_apply(self, needs: str) -> str | None:
+        """Why a chapter that needs ``"image"`` or ``"translation"`` runs cannot use this profile (None: it can)."""
+        if needs == "image" and self.teacher is None:
+            return (f"profile {self.name} is a translation profile: it has no image teacher or students "
+                    f"(image profiles: {', '.join(n for n, p in PROFILES.items() if p.teacher)})")
+        if needs == "translation" and self.nmt is None:
+            return (f"profile {self.name} trains on {self.dataset}, an image data set, and has no translation "
+                    f"part (translation profiles: {', '.join(n for n, p in PROFILES.items() if p.nmt)})")
+        if needs not in ("image", "translation"):
+            raise ValueError(f"needs must be 'image' or 'translation', got {needs!r}")
+        return None
+
+    def require(self, needs: str) -> None:
+        reason = self.does_not_apply(needs)
+        if reason:
+            raise DoesNotApply(reason)
+
+
+class DoesNotApply(ValueError):
+    """A chapter cannot run on a profile; the message says why (the book shows it in place of the chapter)."""
 
 
 _FM = dict(dataset="fashion_mnist", small_input=True, batch_size=128, lr=0.05, weight_decay=5e-4,
@@ -41,7 +89,9 @@ PROFILES: dict[str, Profile] = {
         TrainConfig(**_FM, arch="convnet_m", n_train=600, n_test=300, num_epochs=1),
         TrainConfig(**_FM, arch="convnet_s", n_train=600, n_test=300, num_epochs=1),
         seeds=(0,), temperatures=(1.0, 4.0), hardware="any CPU", expected_wall="seconds per chapter",
-        description="Proves every chapter runs end to end; its numbers mean nothing."),
+        description="Proves every chapter runs end to end; its numbers mean nothing.",
+        nmt=NMTConfig(n_train=600, vocab_size=500, embed_dim=32, ffn_dim=64, layers=1, heads=2, max_epoch=1,
+                      warmup_updates=10, beam=1)),
     "tiny": Profile(
         "tiny",
         # Batch 512 (lr scaled to 0.4) trains the lone teacher 20 % faster at the same accuracy
@@ -51,7 +101,12 @@ PROFILES: dict[str, Profile] = {
         seeds=(0, 1, 2), temperatures=(1.0, 2.0, 3.0, 64.0), hardware="2 CPU cores",
         expected_wall="the whole book in about 20 minutes",
         description="All of Fashion-MNIST (60,000 train / 10,000 test) pooled to 14x14, a 16-32-64 CNN teacher "
-                    "(10 epochs) and an 8-16-32 CNN student (4 epochs), one-cycle SGD, channels_last."),
+                    "(10 epochs) and an 8-16-32 CNN student (4 epochs), one-cycle SGD, channels_last.",
+        # Translation sized for the book's CPU budget: 2 teachers and 6 students (T = 1, 3, 64), all
+        # 3 epochs, in about a minute and a half. BLEU stays near zero at this size; chapter 11 says
+        # so and reports chrF beside it.
+        nmt=NMTConfig(n_train=3000, vocab_size=1000, embed_dim=64, ffn_dim=128, layers=1, heads=2, max_epoch=3,
+                      lr=2e-3, warmup_updates=50, max_tokens=2048, beam=1)),
     "base": Profile(
         "base",
         TrainConfig(**_CPU, arch="convnet3_m", num_epochs=5),
@@ -59,14 +114,22 @@ PROFILES: dict[str, Profile] = {
         seeds=(0, 1, 2), temperatures=(1.0, 2.0, 3.0, 64.0), hardware="2 CPU cores",
         expected_wall="every chapter's runs in about 1.5 hours on 2 CPU cores (reference records in results/)",
         description="All of Fashion-MNIST at 28x28 (60,000 train / 10,000 test), a 16-32-64 CNN teacher and an "
-                    "8-16-32 CNN student, one-cycle SGD for 5 epochs, 3 seeds with teachers varied per seed."),
+                    "8-16-32 CNN student, one-cycle SGD for 5 epochs, 3 seeds with teachers varied per seed.",
+        # Translation: the whole gettext corpus with tiny's model, teachers and students 6 epochs,
+        # teachers varied per seed; its rows are committed in results/nmt/base.json.
+        nmt=NMTConfig(n_train=None, vocab_size=2000, embed_dim=64, ffn_dim=128, layers=1, heads=2, max_epoch=6,
+                      lr=2e-3, warmup_updates=200, max_tokens=4096, beam=1)),
     "small": Profile(
         "small",
         TrainConfig(**_FM, arch="resnet_m", num_epochs=30),
         TrainConfig(**_FM, arch="resnet_s", num_epochs=30),
         seeds=(0, 1, 2), temperatures=(1.0, 2.0, 3.0, 64.0), hardware="one GPU or a many-core CPU",
         expected_wall="17 minutes on one H100 (measured; bench/gpu_reference.sh); many hours on 2 CPU cores",
-        description="Full Fashion-MNIST (60,000 / 10,000), larger ResNets, 3 seeds."),
+        description="Full Fashion-MNIST (60,000 / 10,000), larger ResNets, 3 seeds.",
+        # Translation for one GPU (bench/gpu_nmt.sh): the whole gettext corpus and a 3-layer
+        # Transformer. Not yet run: its runtime is unmeasured.
+        nmt=NMTConfig(n_train=None, vocab_size=4000, embed_dim=256, ffn_dim=1024, layers=3, heads=4, dropout=0.3,
+                      max_epoch=20, lr=1e-3, warmup_updates=400, max_tokens=8192)),
     # The paper's recipes (Appendix C). The data are brought by the user (data_root).
     "cifar100": Profile(
         "cifar100",
@@ -101,6 +164,16 @@ PROFILES: dict[str, Profile] = {
         paper_table="2A"),
 }
 
+# The paper's IWSLT recipe (Appendix C, after Shen et al. 2021): transformer_iwslt_de_en sizes, Adam lr
+# 5e-4, dropout 0.3, weight decay 0, max tokens 4096. Translation only; the corpus is brought (data_root).
+PROFILES["iwslt"] = Profile(
+    "iwslt", None, None, seeds=(0, 1, 2), temperatures=(1.0, 2.0, 3.0, 64.0), hardware="one GPU",
+    expected_wall="about a GPU-day for the teachers and students of Table 5",
+    description="The paper's IWSLT'14 German-English recipe (Table 5): a 6-layer Transformer, 60 epochs.",
+    paper_table="5",
+    nmt=NMTConfig(corpus="iwslt", src="de", tgt="en", n_train=None, vocab_size=10000, embed_dim=512, ffn_dim=1024,
+                  layers=6, heads=4, dropout=0.3, max_epoch=60, lr=5e-4, warmup_updates=4000, beam=5))
+
 # The paper's other students (Tables 2A/2B ResNet-50 rows, 4, B.1, B.3): the same teacher recipe,
 # another student. Compact students follow Appendix C's "CUB-200-2011 and compact students" recipe.
 _COMPACT = dict(num_epochs=200, batch_size=256, lr=0.01, schedule="step", step_size=80, gamma=0.1,
@@ -119,15 +192,52 @@ for _name, _base, _arch, _table, _temps, _student in (
                            f"80, batch 256).",) if _student else ()))
 
 
-def get_profile(name: str) -> Profile:
+def get_profile(name: str, scale: str | None = None, data_root: str | None = None) -> Profile:
+    """A profile; ``data_root`` points it at a copy of its data set, ``scale`` shrinks it.
+
+    ``scale`` names another profile whose epochs, subset sizes, batch size and
+    seeds replace this one's (file-based images also shrink to at most 64
+    pixels), while the data set, its path, classes, hierarchy and the
+    architectures stay. The result is named ``<name>@<scale>``, so its records
+    never mix with the full profile's.
+    """
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r}; valid: {', '.join(PROFILES)}")
-    return PROFILES[name]
+    prof = PROFILES[name]
+    if data_root:
+        prof = replace(prof, teacher=prof.teacher and replace(prof.teacher, data_root=str(data_root)),
+                       student=prof.student and replace(prof.student, data_root=str(data_root)),
+                       nmt=prof.nmt and (replace(prof.nmt, data_root=str(data_root)) if prof.nmt.corpus != "gettext"
+                                         else prof.nmt))
+    if scale is None or scale == name:
+        return prof
+    if scale not in PROFILES:
+        raise ValueError(f"unknown scale {scale!r}; valid: {', '.join(PROFILES)}")
+    size = PROFILES[scale]
+
+    def shrink(cfg: TrainConfig | None, small: TrainConfig) -> TrainConfig | None:
+        if cfg is None:
+            return None
+        return replace(cfg, num_epochs=small.num_epochs, n_train=small.n_train, n_test=small.n_test,
+                       batch_size=min(cfg.batch_size, small.batch_size), image_size=min(cfg.image_size, 64),
+                       lr=cfg.lr * min(cfg.batch_size, small.batch_size) / cfg.batch_size,
+                       step_size=max(1, round(cfg.step_size * small.num_epochs / cfg.num_epochs)))
+
+    nmt = prof.nmt and size.nmt and replace(
+        size.nmt, corpus=prof.nmt.corpus, data_root=prof.nmt.data_root, src=prof.nmt.src, tgt=prof.nmt.tgt)
+    return replace(prof, name=f"{name}@{scale}", teacher=shrink(prof.teacher, size.teacher),
+                   student=shrink(prof.student, size.student), seeds=size.seeds, nmt=nmt,
+                   expected_wall=size.expected_wall, hardware=size.hardware,
+                   description=f"{prof.description} Scaled to {scale}: {size.teacher.num_epochs} teacher and "
+                               f"{size.student.num_epochs} student epochs, subsets of {size.teacher.n_train or 'all'} "
+                               f"/ {size.teacher.n_test or 'all'} images.")
 
 
 def teacher_config(profile: Profile, alpha: float, seed: int = 0, **overrides) -> TrainConfig:
+    profile.require("image")
     return replace(profile.teacher, alpha=float(alpha), seed=seed, **overrides).validate()
 
 
 def student_config(profile: Profile, seed: int, **overrides) -> TrainConfig:
+    profile.require("image")
     return replace(profile.student, seed=seed, **overrides).validate()

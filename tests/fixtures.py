@@ -42,19 +42,54 @@ def make_cub(root: Path, classes=("001.Black_footed_Albatross", "002.Laysan_Alba
 
 
 def make_cifar100(root: Path, n_train=40, n_test=20) -> Path:
+    """CIFAR-100's python layout with its real class and superclass names (from the committed WordNet table)."""
+    from lskd_core.data.cifar100 import wordnet_table
+
     root.mkdir(parents=True, exist_ok=True)
     g = np.random.default_rng(0)
-    fine_names = [f"fine_{i}".encode() for i in range(100)]
-    coarse_names = [f"coarse_{i}".encode() for i in range(20)]
+    table = wordnet_table()
+    fine_names = sorted(table)
+    coarse_names = sorted({row["superclass"] for row in table.values()})
+    coarse_of = [coarse_names.index(table[f]["superclass"]) for f in fine_names]
     with open(root / "meta", "wb") as fh:
-        pickle.dump({b"fine_label_names": fine_names, b"coarse_label_names": coarse_names}, fh)
+        pickle.dump({b"fine_label_names": [f.encode() for f in fine_names],
+                     b"coarse_label_names": [c.encode() for c in coarse_names]}, fh)
     for split, n in (("train", n_train), ("test", n_test)):
         fine = [i % 100 for i in range(n)]
         with open(root / split, "wb") as fh:
             pickle.dump({b"data": g.integers(0, 255, size=(n, 3072), dtype=np.uint8),
-                         b"fine_labels": fine, b"coarse_labels": [f // 5 for f in fine],
+                         b"fine_labels": fine, b"coarse_labels": [coarse_of[f] for f in fine],
                          b"filenames": [f"{i}.png".encode() for i in range(n)]}, fh)
     return root
+
+
+def fixture_manifest(folder: Path, name: str, root: Path) -> Path:
+    """A manifest for a fixture copy, written to ``folder`` (point LSKD_DATA_MANIFESTS at it).
+
+    It keeps the committed manifest's description and input, and lists the
+    fixture's own files with their MD5s and its own counts, so the fixture is
+    checked by the same ``verify`` a real copy is.
+    """
+    import hashlib
+    import json
+
+    from lskd_core.data import MODULES, load_manifest
+
+    real = load_manifest(name)
+    counts = MODULES[name].counts(root)
+    lines = [f"name = {json.dumps(name)}", f"title = {json.dumps(real.title + ' (test fixture)')}",
+             f"source = {json.dumps('tests/fixtures.py')}", f"citation = {json.dumps(real.citation)}",
+             f"licence = {json.dumps(real.licence)}", f"num_classes = {counts['classes']}", "",
+             "[input]", *(f"{k} = {json.dumps(v)}" for k, v in real.input.items()), ""]
+    for spec in real.files:
+        if (root / spec.path).is_file():
+            md5 = hashlib.md5((root / spec.path).read_bytes()).hexdigest()
+            lines += ["[[files]]", f"path = {json.dumps(spec.path)}", f"md5 = {json.dumps(md5)}", ""]
+    lines += ["[counts]", *(f"{json.dumps(k)} = {v}" for k, v in counts.items())]
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / f"{name}.toml"
+    out.write_text("\n".join(lines) + "\n")
+    return out
 
 
 def idx_bytes(arr: np.ndarray) -> bytes:

@@ -186,20 +186,22 @@ def test_wordnet_parser_on_a_line():
 
 
 def test_method1_on_imagenet_retrievers(wn):
-    from lskd_core.semantics.sets import class_synsets, method1_sets
+    from lskd_core.data import imagenet
+    from lskd_core.semantics.sets import method1_sets
 
     wnids = ["n02099601", "n02099712", "n02099429", "n02099849", "n02099267", "n02100735", "n04347754",
              "n01728572"]  # golden, Labrador, curly-coated, Chesapeake, flat-coated, setter, submarine, snake
-    syn = class_synsets("imagenet1k", wnids, wn)
+    syn = imagenet.synsets(wnids, wn)
     s1, s2 = method1_sets(wn, syn, 0, min_similar=2)
     assert s1 == [1, 2, 3, 4] and s2 == [5, 6, 7]
 
 
 def test_method1_on_fashion_mnist(wn):
+    from lskd_core.data import fashion_mnist
     from lskd_core.data.fashion_mnist import CLASSES
-    from lskd_core.semantics.sets import anchor, class_synsets, method1_sets
+    from lskd_core.semantics.sets import anchor, method1_sets
 
-    syn = class_synsets("fashion_mnist", CLASSES, wn)
+    syn = fashion_mnist.synsets(CLASSES, wn)
     s1, s2 = method1_sets(wn, syn, CLASSES.index("Sneaker"))
     assert [CLASSES[k] for k in s1] == ["Sandal", "Ankle boot"] and len(s2) == 7
     assert wn[anchor(wn, syn, CLASSES.index("Sneaker"))].name == "footwear"
@@ -208,20 +210,45 @@ def test_method1_on_fashion_mnist(wn):
 
 
 def test_cifar100_and_cub_names_resolve_to_the_right_senses(wn):
-    from lskd_core.semantics.sets import class_synsets
+    from lskd_core.data import cifar100
+    from lskd_core.semantics.sets import cifar100_rule, cub_rule
 
     names = ["seal", "dolphin", "tiger", "plate", "maple_tree", "sweet_pepper", "cloud"]
     supers = ["aquatic_mammals", "aquatic_mammals", "large_carnivores", "food_containers", "trees",
               "fruit_and_vegetables", "large_natural_outdoor_scenes"]
-    syn = class_synsets("cifar100", names, wn, supers)
+    syn = cifar100_rule(names, supers, wn)
     animal = "00015388"
     assert all(animal in wn.ancestors(s) for s in syn[:3])
     assert wn[syn[3]].gloss.startswith("dish") and wn[syn[4]].name == "maple"
-    birds = class_synsets("cub200", ["001.Black_footed_Albatross", "002.Laysan_Albatross", "036.Northern_Flicker"], wn)
-    assert all("01503061" in wn.ancestors(s) for s in birds)
-    # The species when WordNet has it, else the family named by the last word.
-    assert [wn[b].name for b in birds] == ["black-footed_albatross", "albatross", "flicker"]
-    assert wn[birds[1]].offset in wn.ancestors(birds[0])
+    # The committed table is the rule's output on WordNet 3.0, row by row, with each synset's own name and gloss.
+    table = cifar100.wordnet_table()
+    classes = sorted(table)
+    assert len(classes) == 100 and len({r["superclass"] for r in table.values()}) == 20
+    derived = cifar100_rule(classes, [table[c]["superclass"] for c in classes], wn)
+    assert [table[c]["synset"] for c in classes] == ["n" + s for s in derived]
+    assert all(wn[s].name == table[c]["name"] and wn[s].gloss.startswith(table[c]["gloss"])
+               for c, s in zip(classes, derived))
+    assert cifar100.synsets(["seal", "not_a_class"], wn) == [syn[0], None]
+    # CUB: the species' synset where WordNet names it, else None (method 2 only).
+    birds = cub_rule(["001.Black_footed_Albatross", "002.Laysan_Albatross", "094.White_breasted_Nuthatch"], wn)
+    assert birds[1] is None
+    assert [wn[b].name for b in (birds[0], birds[2])] == ["black-footed_albatross", "white-breasted_nuthatch"]
+    assert all("01503061" in wn.ancestors(b) for b in (birds[0], birds[2]))
+
+
+def test_method1_leaves_classes_without_a_synset_out(wn):
+    from lskd_core.data import imagenet
+    from lskd_core.semantics.sets import method1_for
+
+    wnids = ["n02099601", "n02099712", "n02099429", "n04347754", "n01728572"]
+    syn = imagenet.synsets(wnids, wn)
+    full = method1_for(syn, wnids, min_similar=2, wn=wn)
+    syn[1] = None  # Labrador without a synset: neither a target nor in any set
+    part = method1_for(syn, wnids, min_similar=1, wn=wn)
+    assert 1 not in part and all(1 not in s1 + s2 for s1, s2 in part.values())
+    assert full[0] == ([1, 2], [3, 4]) and part[0] == ([2], [3, 4])
+    with pytest.raises(ValueError, match="no WordNet synset"):
+        method1_for(syn, wnids, targets=[1], wn=wn)
 
 
 def test_method2_and_agreement():

@@ -200,7 +200,8 @@ def test_cifar100_fixture_loads_with_superclasses(tmp_path):
     assert x.shape == (40, 3, 32, 32) and x.dtype == torch.uint8
     fine_names, coarse_names = cifar100.meta(root)
     assert len(fine_names) == 100 and len(coarse_names) == 20
-    assert cifar100.superclass_of(root)[37] == 7
+    of = cifar100.superclass_of(root)  # from the labels, against the class names in meta
+    assert fine_names[37] == "house" and coarse_names[of[37]] == "large_man-made_outdoor_things"
     assert cifar100.counts(root) == {"classes": 100, "superclasses": 20, "train": 40, "test": 20}
 
 
@@ -231,7 +232,7 @@ def test_cli_verify_ok_and_error_messages(tmp_path):
 def test_file_transforms_shape_normalise_and_vary(dataset):
     from PIL import Image
 
-    from lskd_core.data.prepared import _STATS, transforms_for
+    from lskd_core.data.prepared import _stats, transforms_for
 
     img = Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 50, 3), dtype=np.uint8))
     train_tf, eval_tf = transforms_for(dataset, True, 24), transforms_for(dataset, False, 24)
@@ -241,7 +242,7 @@ def test_file_transforms_shape_normalise_and_vary(dataset):
     e1, e2 = eval_tf(img), eval_tf(img)
     assert torch.equal(e1, e2) and e1.shape == (3, 24, 24)  # evaluation is deterministic
     # Normalisation: the eval tensor equals (pixel/255 - mean)/std of the centre crop.
-    mean, std = _STATS[dataset]
+    mean, std = _stats(dataset)
     raw = eval_tf.transforms[-2](eval_tf.transforms[1](eval_tf.transforms[0](img)))
     torch.testing.assert_close(e1, (raw - torch.tensor(mean)[:, None, None]) / torch.tensor(std)[:, None, None])
     names = [type(t).__name__ for t in train_tf.transforms]
@@ -270,3 +271,87 @@ def test_class_count_mismatch_is_named(tmp_path):
     m = dataclasses.replace(load_manifest("imagenet1k"), counts={"train": 9, "val": 6, "classes": 1000})
     with pytest.raises(DataError, match=r"wrong count for 'classes': found 3, expected 1000"):
         data.verify("imagenet1k", root, manifest=m)
+
+
+# ------------------------------------------------------------ decoding on the training device
+
+
+def test_random_resized_crop_box_follows_torchvisions_rule():
+    from lskd_core.data.device_decode import crop_box
+
+    g = torch.Generator().manual_seed(0)
+    for h, w in ((375, 500), (500, 333), (64, 64), (16, 20)):
+        for _ in range(200):
+            top, left, ch, cw = crop_box(h, w, g)
+            assert 0 <= top and top + ch <= h and 0 <= left and left + cw <= w
+            # Sampled boxes keep area 8-100 % and aspect 3/4-4/3 up to rounding; the fallback is centred.
+            sampled = 0.08 * h * w * 0.9 <= ch * cw <= h * w and 0.7 <= cw / ch <= 1.4
+            centred = (top, left) == ((h - ch) // 2, (w - cw) // 2)
+            assert sampled or centred
+    # A strip too thin for any allowed aspect falls back to the centre crop of the closest aspect.
+    assert crop_box(10, 1000, torch.Generator().manual_seed(0)) == (0, (1000 - 13) // 2, 10, 13)
+
+
+def test_device_decode_evaluation_matches_the_cpu_transforms(tmp_path):
+    """Centre crop on decoded JPEGs equals torchvision's PIL path to decoding and resampling differences."""
+    from PIL import Image
+
+    from lskd_core.data.device_decode import device_batches
+    from lskd_core.data.imagenet import dataset
+    from lskd_core.data.prepared import transforms_for
+
+    root = make_imagenet(tmp_path / "imnet", per_class=(2, 2))
+    for p in (root / "val").rglob("*.JPEG"):  # ImageNet-like aspect, big enough for the resize to matter
+        Image.fromarray(np.random.default_rng(len(str(p))).integers(0, 255, (90, 120, 3), dtype=np.uint8)
+                        .repeat(2, 0).repeat(2, 1)).save(p, format="JPEG", quality=95)
+    ds = dataset(root, "val")
+    mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+    x, y, n = next(device_batches(ds, 8, 0, 0, False, 64, mean, std, "cpu"))
+    ref_tf = transforms_for("imagenet1k", train=False, image_size=64)
+    ref = torch.stack([ref_tf(Image.open(p).convert("RGB")) for p, _ in ds.items])
+    assert x.shape == ref.shape == (6, 3, 64, 64) and n == 6 and y.tolist() == [c for _, c in ds.items]
+    assert (x - ref).abs().mean() < 0.05  # in units of the normalised input (std 1)
+
+
+def test_device_decode_batches_are_a_function_of_seed_epoch_and_index(tmp_path):
+    from PIL import Image
+
+    from lskd_core.data.device_decode import device_batches
+    from lskd_core.data.imagenet import dataset
+
+    root = make_imagenet(tmp_path / "imnet", per_class=(4, 2))
+    png = root / "train" / "n01440764" / "extra.png"  # a PNG among the JPEGs decodes on the CPU path
+    Image.fromarray(np.zeros((16, 20, 3), np.uint8)).save(png)
+    ds = dataset(root, "train")
+    stats = ((0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
+
+    def epoch(seed, e):
+        return [(x, y) for x, y, _ in device_batches(ds, 4, seed, e, True, 12, *stats, "cpu")]
+
+    a, b, c = epoch(0, 0), epoch(0, 0), epoch(0, 1)
+    assert sum(len(y) for _, y in a) == len(ds) == 13
+    assert all(torch.equal(xa, xb) and torch.equal(ya, yb) for (xa, ya), (xb, yb) in zip(a, b))
+    assert not all(torch.equal(ya, yc) for (_, ya), (_, yc) in zip(a, c))
+    # Two ranks split each global batch; together they hold its images once. The last batch (one image)
+    # cannot feed two ranks and is skipped, as in memory.
+    ranks = [[y for _, y, _ in device_batches(ds, 4, 0, 0, True, 12, *stats, "cpu", shard=(r, 2))] for r in (0, 1)]
+    assert sorted(torch.cat([torch.cat(ranks[0]), torch.cat(ranks[1])]).tolist()) == sorted(
+        torch.cat([y for _, y in a[:3]]).tolist())
+
+
+def test_engine_trains_with_device_decoding(tmp_path, monkeypatch):
+    """decode='device' end to end through the engine (here the device is the CPU), repeatable bitwise."""
+    import lskd_core.data.prepared as prepared
+    from lskd_core.train import TrainConfig, train_teacher
+
+    root = make_imagenet(tmp_path / "imnet", per_class=(4, 2))
+    monkeypatch.setattr(prepared, "verified", lambda *a: None)
+    cfg = TrainConfig(dataset="imagenet1k", data_root=str(root), arch="convnet_s", num_epochs=2, batch_size=4,
+                      image_size=16, small_input=True, decode="device")
+    runs = []
+    for cache in ("runs", "runs2"):
+        monkeypatch.setenv("LSKD_CACHE", str(tmp_path / cache))
+        runs.append(train_teacher(cfg, progress=False).metrics())
+    assert runs[0]["curves"]["epoch"] == [1, 2] and runs[0]["curves"] == runs[1]["curves"]
+    with pytest.raises(ValueError, match="JPEG folders"):
+        TrainConfig(dataset="fashion_mnist", decode="device").validate()

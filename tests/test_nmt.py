@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from lskd_core.nmt.token_kd import token_kd_loss
+from lskd_core.profiles import get_profile
 from reference import kd, log_softmax, softmax
 
 PAD = 1
@@ -194,7 +195,7 @@ def _fake_steps(monkeypatch, tmp_path):
 
 def test_run_grid_rows_are_the_same_in_any_number_of_jobs(monkeypatch, tmp_path):
     pipeline = _fake_steps(monkeypatch, tmp_path)
-    base = pipeline.NMT_PROFILES["smoke"]
+    base = get_profile("smoke").nmt
     one = pipeline.run_grid(base, [0.0, 0.1], [1, 3], [0, 1], jobs=1)
     four = pipeline.run_grid(base, [0.0, 0.1], [1, 3], [0, 1], jobs=4)
     assert one == four
@@ -221,7 +222,7 @@ def test_reference_grid_round_trip_feeds_the_verdicts(monkeypatch, tmp_path):
 
     pipeline = _fake_steps(monkeypatch, tmp_path / "steps")
     (tmp_path / "steps").mkdir()
-    base = pipeline.NMT_PROFILES["smoke"]
+    base = get_profile("smoke").nmt
     rows = pipeline.run_grid(base, [0.0, 0.1], [1, 3, 64], [0, 1, 2])
     assert pipeline.load_reference("smoke", tmp_path / "ref") is None
     pipeline.export_reference("smoke", rows, base, 12.5, tmp_path / "ref")
@@ -246,7 +247,7 @@ def test_fairseq_training_is_bitwise_reproducible_on_cpu(tmp_path, monkeypatch):
     from lskd_core.nmt import pipeline
 
     monkeypatch.setenv("LSKD_DEVICE", "cpu")
-    cfg = pipeline.NMT_PROFILES["smoke"]
+    cfg = get_profile("smoke").nmt
     digests = []
     for name in ("a", "b"):
         monkeypatch.setenv("LSKD_CACHE", str(tmp_path / name))

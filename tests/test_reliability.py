@@ -407,6 +407,7 @@ def test_each_run_family_is_keyed_by_its_own_sources(tmp_path, monkeypatch):
 
     pkg = tmp_path / "lskd_core"
     shutil.copytree(cache.PACKAGE_DIR, pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(cache.PACKAGE_DIR.parent / "data_manifests", tmp_path / "data_manifests")
     monkeypatch.setattr(cache, "PACKAGE_DIR", pkg)
     before = {f: cache.code_version(f) for f in cache.SOURCES}
     with open(pkg / "nmt" / "fairseq_plugin" / "criterion.py", "a") as fh:
@@ -420,5 +421,9 @@ def test_each_run_family_is_keyed_by_its_own_sources(tmp_path, monkeypatch):
     with open(pkg / "cli.py", "a") as fh:  # the command line computes nothing a run keeps
         fh.write("\n# an edit\n")
     assert {f: cache.code_version(f) for f in cache.SOURCES} == after_loop
+    with open(tmp_path / "data_manifests" / "fashion_mnist.toml", "a") as fh:  # it holds the normalisation
+        fh.write("\n# an edit\n")
+    after_manifest = {f: cache.code_version(f) for f in cache.SOURCES}
+    assert after_manifest["image"] != after_loop["image"] and after_manifest["nmt"] == after_loop["nmt"]
     with pytest.raises(ValueError, match="unknown run family"):
         cache.code_version("audio")

@@ -17,7 +17,8 @@ MODULES: dict[str, ModuleType] = {
     "cifar100": cifar100,
 }
 
-__all__ = ["DataError", "MODULES", "available", "load_manifest", "resolve_root", "verify"]
+__all__ = ["DataError", "MODULES", "available", "class_names", "class_synsets", "input_spec", "load_manifest",
+           "resolve_root", "verify"]
 
 
 def resolve_root(name: str, root: Path | str | None) -> Path:
@@ -49,3 +50,21 @@ def verify(name: str, root: Path | str | None = None, manifest: Manifest | None 
 def verified(name: str, root: str) -> dict[str, int]:
     """``verify`` once per process, so every load checks before use at no repeat cost."""
     return verify(name, root)
+
+
+def class_names(name: str, root: Path | str | None = None) -> tuple[str, ...]:
+    """The data set's class names in label order, read from the copy (CIFAR-100's ``meta``,
+    ImageNet's wnid folders, CUB's ``classes.txt``; Fashion-MNIST's are fixed)."""
+    return tuple(MODULES[name].classes(resolve_root(name, root)))
+
+
+def class_synsets(name: str, root: Path | str | None = None, wn=None) -> list[str | None]:
+    """A WordNet 3.0 noun offset per class, or None for a class WordNet does not name (method 2 only)."""
+    from ..semantics.wordnet import load
+
+    return MODULES[name].synsets(class_names(name, root), wn or load(), resolve_root(name, root))
+
+
+def input_spec(name: str) -> dict:
+    """``{"size", "mean", "std"}`` of the data set's manifest: what the model sees."""
+    return load_manifest(name).input

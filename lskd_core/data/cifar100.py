@@ -58,3 +58,22 @@ def counts(root: Path) -> dict[str, int]:
     for split in ("train", "test"):
         out[split] = len(load(root, split)[1])
     return out
+
+
+# The committed class -> synset table (its header names the sources and the rule).
+WORDNET_TABLE = Path(__file__).resolve().parents[2] / "data_manifests" / "lexicons" / "cifar100_wordnet.tsv"
+
+
+def classes(root: Path) -> list[str]:
+    return meta(root)[0]
+
+
+def wordnet_table() -> dict[str, dict[str, str]]:
+    lines = [line for line in WORDNET_TABLE.read_text().splitlines() if line and not line.startswith("#")]
+    header = lines[0].split("\t")
+    return {row[0]: dict(zip(header, row)) for row in (line.split("\t") for line in lines[1:])}
+
+
+def synsets(names, wn, root: Path | None = None) -> list[str | None]:
+    table = wordnet_table()
+    return [table[c]["synset"][1:] if c in table else None for c in names]

@@ -60,3 +60,13 @@ def dataset(root: Path, split: str, transform=None) -> ImageListDataset:
     items, names = read_index(root)
     keep = [(p, y) for p, y, is_train in items if is_train == (split == "train")]
     return ImageListDataset(keep, classes=names, transform=transform)
+
+
+def classes(root: Path) -> list[str]:
+    return read_index(root)[1]
+
+
+def synsets(names, wn, root: Path | None = None) -> list[str | None]:
+    from ..semantics.sets import cub_rule
+
+    return cub_rule(names, wn)

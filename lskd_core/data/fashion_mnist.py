@@ -15,8 +15,19 @@ from .idx import read_idx
 DEFAULT_ROOT = Path("/usr/share/datasets/fashion-mnist")
 CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
            "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
-# Real semantic groups of the label set, used to pick similar / dissimilar classes.
-GROUPS = {"tops": (0, 2, 4, 6), "footwear": (5, 7, 9), "other": (1, 3, 8)}
+# WordNet 3.0 noun synsets of the classes, each checked against its gloss by hand.
+SYNSETS = {
+    "T-shirt/top": "03595614",  # jersey, T-shirt, tee shirt
+    "Trouser": "04489008",      # trouser, pant
+    "Pullover": "04021028",     # pullover, slipover
+    "Dress": "03236735",        # dress, frock
+    "Coat": "03057021",         # coat
+    "Sandal": "04133789",       # sandal
+    "Shirt": "04197391",        # shirt
+    "Sneaker": "03472535",      # gym shoe, sneaker, tennis shoe
+    "Bag": "02774152",          # bag, handbag, pocketbook, purse
+    "Ankle boot": "02872752",   # boot: footwear that covers the whole foot and lower leg
+}
 _FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
           "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
 
@@ -49,3 +60,11 @@ def load(root: Path | str, split: str) -> tuple[torch.Tensor, torch.Tensor]:
     if split not in _FILES:
         raise DataError(f"fashion_mnist: unknown split {split!r}; valid: {', '.join(_FILES)}")
     return _load(str(root), split)
+
+
+def classes(root: Path | str | None = None) -> list[str]:
+    return list(CLASSES)
+
+
+def synsets(names, wn, root: Path | str | None = None) -> list[str | None]:
+    return [SYNSETS.get(c) for c in names]

@@ -50,3 +50,12 @@ def dataset(root: Path, split: str, transform=None) -> ImageListDataset:
     wnids = class_folders(root, split)
     items = [(p, i) for i, w in enumerate(wnids) for p in _images(Path(root) / split / w)]
     return ImageListDataset(items, classes=wnids, transform=transform)
+
+
+def classes(root: Path) -> list[str]:
+    return class_folders(root, "train")
+
+
+def synsets(names, wn, root: Path | None = None) -> list[str | None]:
+    """The class folders are WordNet ids."""
+    return [wn[w].offset if w[1:] in wn.synsets else None for w in names]

@@ -9,6 +9,7 @@ classes per split. ``verify`` checks a copy against it and raises a
 from __future__ import annotations
 
 import hashlib
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,16 @@ from .errors import DataError
 from .idx import read_bytes
 
 MANIFEST_DIR = Path(__file__).resolve().parents[2] / "data_manifests"
+
+
+def _manifest_dirs() -> list[Path]:
+    """``LSKD_DATA_MANIFESTS`` (a folder) puts its manifests before the committed ones of the same name.
+
+    The tests' fixtures (a few images in each real on-disk layout) are checked
+    against manifests of their own this way, through the same ``verify``.
+    """
+    extra = os.environ.get("LSKD_DATA_MANIFESTS")
+    return ([Path(extra)] if extra else []) + [MANIFEST_DIR]
 
 
 @dataclass(frozen=True)
@@ -41,21 +52,24 @@ class Manifest:
     files: tuple[FileSpec, ...] = ()
     default_root: str | None = None
     debian_package: str | None = None
+    # The model's input: side in pixels, per-channel mean and std of the normalisation.
+    input: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 def available() -> list[str]:
-    return sorted(p.stem for p in MANIFEST_DIR.glob("*.toml"))
+    return sorted({p.stem for d in _manifest_dirs() for p in d.glob("*.toml")})
 
 
 def load_manifest(name: str) -> Manifest:
-    path = MANIFEST_DIR / f"{name}.toml"
+    path = next((d / f"{name}.toml" for d in _manifest_dirs() if (d / f"{name}.toml").is_file()),
+                MANIFEST_DIR / f"{name}.toml")
     if not path.is_file():
         raise DataError(f"unknown data set {name!r}; known: {', '.join(available())}")
     raw = tomllib.loads(path.read_text())
     files = tuple(FileSpec(**f) for f in raw.pop("files", []))
     known = {"name", "title", "source", "citation", "licence", "num_classes", "counts",
-             "default_root", "debian_package"}
+             "default_root", "debian_package", "input"}
     extra = {k: v for k, v in raw.items() if k not in known}
     return Manifest(files=files, extra=extra, **{k: v for k, v in raw.items() if k in known})
 

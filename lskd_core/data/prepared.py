@@ -9,13 +9,13 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from . import MODULES, cifar100, fashion_mnist, resolve_root, verified
+from . import MODULES, cifar100, fashion_mnist, input_spec, resolve_root, verified
 
-# Per-channel statistics of the training splits.
-_STATS = {"fashion_mnist": ((0.2860,), (0.3530,)),
-          "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
-          "imagenet1k": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
-          "cub200": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))}
+
+def _stats(dataset: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    spec = input_spec(dataset)  # the manifest's [input] table
+    return tuple(spec["mean"]), tuple(spec["std"])
+
 # Random-crop padding for the in-memory sets (pixels).
 _PAD = {"fashion_mnist": 2, "cifar100": 4}
 
@@ -46,10 +46,8 @@ def _subset(y: Tensor, n: int | None, num_classes: int) -> Tensor:
     """
     if n is None or n >= len(y):
         return torch.arange(len(y))
-    if n < num_classes:
-        raise ValueError(f"a subset of {n} examples cannot cover {num_classes} classes")
     perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))
-    per_class = n // num_classes
+    per_class = max(n // num_classes, 1)  # at least one example of every class (ImageNet at smoke scale)
     taken: list[Tensor] = []
     for k in range(num_classes):
         idx = perm[y[perm] == k][:per_class]
@@ -58,7 +56,7 @@ def _subset(y: Tensor, n: int | None, num_classes: int) -> Tensor:
 
 
 def _normalise(x_uint8: Tensor, dataset: str) -> Tensor:
-    mean, std = _STATS[dataset]
+    mean, std = _stats(dataset)
     x = x_uint8.float().div_(255.0)
     m = torch.tensor(mean).view(1, -1, 1, 1)
     s = torch.tensor(std).view(1, -1, 1, 1)
@@ -109,7 +107,7 @@ def transforms_for(dataset: str, train: bool, image_size: int = 224):
     """The paper's augmentation (Appendix C) for a file-based set, or the evaluation resize-and-crop."""
     from torchvision import transforms as T
 
-    mean, std = _STATS[dataset]
+    mean, std = _stats(dataset)
     if train:
         aug = [T.RandomResizedCrop(image_size), T.RandomHorizontalFlip()]
         if dataset == "cub200":  # Appendix C: crops, rotation, colour jitter, flips
@@ -120,8 +118,14 @@ def transforms_for(dataset: str, train: bool, image_size: int = 224):
     return T.Compose(aug + [T.ToTensor(), T.Normalize(mean, std)])
 
 
-def file_split(dataset: str, split: str, root: str | Path | None, train: bool, image_size: int = 224):
-    """A verified file-backed split with ``transforms_for(dataset, train, image_size)``."""
+def file_split(dataset: str, split: str, root: str | Path | None, train: bool, image_size: int = 224,
+               n: int | None = None):
+    """A verified file-backed split with ``transforms_for(dataset, train, image_size)``; ``n``: a class-balanced
+    subset, as for the in-memory sets."""
     root = resolve_root(dataset, root)
     verified(dataset, str(root))
-    return MODULES[dataset].dataset(root, split, transform=transforms_for(dataset, train, image_size))
+    full = MODULES[dataset].dataset(root, split, transform=transforms_for(dataset, train, image_size))
+    if n is None or n >= len(full):
+        return full
+    keep = _subset(torch.tensor(full.targets), n, len(full.classes))
+    return type(full)([full.items[i] for i in keep.tolist()], full.classes, full.transform)

@@ -333,30 +333,3 @@ def bleu_cells(rows: list[dict], metric: str = "bleu") -> dict[tuple[float, floa
         if r["model"] == "student":
             out.setdefault((float(r["alpha"]), float(r["T"])), {})[int(r["seed"])] = float(r[metric])
     return out
-
-
-# One NMT configuration per book profile (the image profiles live in lskd_core.profiles).
-NMT_PROFILES: dict[str, NMTConfig] = {
-    "smoke": NMTConfig(n_train=600, vocab_size=500, embed_dim=32, ffn_dim=64, layers=1, heads=2, max_epoch=1,
-                       warmup_updates=10, beam=1),
-    # Sized for the book's CPU budget, which it shares with 13 other chapters: 2 teachers and 6
-    # students (T = 1, 3, 64), all 3 epochs, in about a minute and a half. BLEU stays near zero at
-    # this size; the chapter says so and reports chrF beside it.
-    "tiny": NMTConfig(n_train=3000, vocab_size=1000, embed_dim=64, ffn_dim=128, layers=1, heads=2, max_epoch=3,
-                      lr=2e-3, warmup_updates=50, max_tokens=2048, beam=1),
-    # A CPU reference grid outside the book's budget: the whole gettext corpus with tiny's model,
-    # teachers and students 6 epochs, teachers varied per seed. Its rows are committed in
-    # results/nmt/base.json and shown by chapter 11 as a reference grid. (The grid committed on
-    # 2026-11-23 predates the parity: 10-epoch teachers of seed 0, 5-epoch students, 71.6 min on
-    # 2 cores; chapter 11 flags it as stale until it is re-run, about 1.5 h on 2 cores.)
-    "base": NMTConfig(n_train=None, vocab_size=2000, embed_dim=64, ffn_dim=128, layers=1, heads=2, max_epoch=6,
-                      lr=2e-3, warmup_updates=200, max_tokens=4096, beam=1),
-    # Meant for one GPU (bench/gpu_nmt.sh: 2 teachers and 24 students, 12 fairseq processes side by
-    # side); the whole gettext corpus and a 3-layer Transformer. Not yet run: its runtime is unmeasured.
-    "small": NMTConfig(n_train=None, vocab_size=4000, embed_dim=256, ffn_dim=1024, layers=3, heads=4,
-                       dropout=0.3, max_epoch=20, lr=1e-3, warmup_updates=400, max_tokens=8192),
-    # The paper's IWSLT recipe (Appendix C, after Shen et al. 2021): transformer_iwslt_de_en sizes,
-    # Adam lr 5e-4, dropout 0.3, weight decay 0, max tokens 4096.
-    "iwslt": NMTConfig(n_train=None, vocab_size=10000, embed_dim=512, ffn_dim=1024, layers=6, heads=4,
-                       dropout=0.3, max_epoch=60, lr=5e-4, warmup_updates=4000, beam=5),
-}

@@ -12,12 +12,12 @@ and 900 of 999 on ImageNet).
 Agreement (Table G.1): the fraction of method 1's set that method 2 also
 chose, ``|A1 ∩ A2| / |A1|``.
 
-Class → synset mappings:
-- ImageNet: the class folder is the wnid.
-- Fashion-MNIST: a hand mapping below, each checked against its gloss.
-- CIFAR-100: the first WordNet sense of the class name that lies under the
-  anchor of its CIFAR superclass (so "seal" is the animal, not the fastener).
-- CUB-200: the species name, else its last word (the bird family), under bird.
+Class -> synset mappings live with each data set (``lskd_core.data``: a
+module's ``synsets``): ImageNet's class folders are wnids, Fashion-MNIST has a
+hand table, CIFAR-100 a committed table (``data_manifests/lexicons/
+cifar100_wordnet.tsv``, re-derived by ``cifar100_rule``), CUB-200 the species'
+synsets where WordNet has them (``cub_rule``). A class without a synset
+(``None``) takes part in method 2 only.
 """
 
 from __future__ import annotations
@@ -28,19 +28,6 @@ import torch
 from torch import Tensor
 
 from .wordnet import ROOT_OFFSET, WordNet
-
-FASHION_MNIST_SYNSETS = {
-    "T-shirt/top": "03595614",  # jersey, T-shirt, tee shirt
-    "Trouser": "04489008",      # trouser, pant
-    "Pullover": "04021028",     # pullover, slipover
-    "Dress": "03236735",        # dress, frock
-    "Coat": "03057021",         # coat
-    "Sandal": "04133789",       # sandal
-    "Shirt": "04197391",        # shirt
-    "Sneaker": "03472535",      # gym shoe, sneaker, tennis shoe
-    "Bag": "02774152",          # bag, handbag, pocketbook, purse
-    "Ankle boot": "02872752",   # boot: footwear that covers the whole foot and lower leg
-}
 
 _ANIMAL, _PERSON, _PLANT, _ARTIFACT = "00015388", "00007846", "00017222", "00021939"
 _NATURAL = (ROOT_OFFSET,)  # clouds, forests, plains, seas: no single anchor; the first sense is right
@@ -72,36 +59,36 @@ def resolve(wn: WordNet, name: str, within: Sequence[str]) -> str:
     raise KeyError(f"WordNet has no sense of {name!r} under {[wn[w].name for w in within]}")
 
 
-def class_synsets(dataset: str, classes: Sequence[str], wn: WordNet,
-                  superclasses: Sequence[str] | None = None) -> list[str]:
-    """WordNet offsets for a data set's classes, in class-index order."""
-    if dataset == "fashion_mnist":
-        return [FASHION_MNIST_SYNSETS[c] for c in classes]
-    if dataset == "imagenet1k":
-        return [wn[c].offset for c in classes]
-    if dataset == "cifar100":
-        if superclasses is None:
-            raise ValueError("CIFAR-100 needs each class's superclass name to pick the right sense")
-        return [_CIFAR_OVERRIDES.get(c) or resolve(wn, _CIFAR_ALIASES.get(c, c), _CIFAR_SUPER_ANCHOR[s])
-                for c, s in zip(classes, superclasses)]
-    if dataset == "cub200":
-        out = []
-        for c in classes:
-            species = c.split(".", 1)[-1].lower()
+def cifar100_rule(classes: Sequence[str], superclasses: Sequence[str], wn: WordNet) -> list[str]:
+    """The rule behind the committed CIFAR-100 table: the most frequent sense of each name under its superclass's
+    anchor, with WordNet's spelling where CIFAR's differs and four senses set by hand."""
+    return [_CIFAR_OVERRIDES.get(c) or resolve(wn, _CIFAR_ALIASES.get(c, c), _CIFAR_SUPER_ANCHOR[s])
+            for c, s in zip(classes, superclasses)]
+
+
+def cub_rule(classes: Sequence[str], wn: WordNet) -> list[str | None]:
+    """CUB-200 folder names (``001.Black_footed_Albatross``) -> the species' synset under bird, else None.
+
+    WordNet 3.0 names a minority of CUB's species; the others have no synset of
+    their own and take part in method 2 (feature space) only.
+    """
+    out: list[str | None] = []
+    for c in classes:
+        species = c.split(".", 1)[-1].lower()
+        found = None
+        for spelling in (species.replace("_", "-", 1), species):
             try:
-                out.append(resolve(wn, species.replace("_", "-", 1), (_BIRD,)))
+                found = resolve(wn, spelling, (_BIRD,))
+                break
             except KeyError:
-                try:
-                    out.append(resolve(wn, species, (_BIRD,)))
-                except KeyError:
-                    out.append(resolve(wn, species.split("_")[-1], (_BIRD,)))
-        return out
-    raise ValueError(f"no synset mapping for {dataset!r}")
+                continue
+        out.append(found)
+    return out
 
 
-def anchor(wn: WordNet, synsets: Sequence[str], target: int, min_similar: int = 2) -> str:
-    """The target's deepest ancestor that covers at least ``min_similar`` other classes."""
-    others = [s for k, s in enumerate(synsets) if k != target]
+def anchor(wn: WordNet, synsets: Sequence[str | None], target: int, min_similar: int = 2) -> str:
+    """The target's deepest ancestor that covers at least ``min_similar`` other classes (those with a synset)."""
+    others = [s for k, s in enumerate(synsets) if k != target and s is not None]
     if min_similar < 1 or min_similar > len(others):
         raise ValueError(f"min_similar must lie in [1, {len(others)}], got {min_similar}")
     ups = wn.ancestors(synsets[target])
@@ -110,12 +97,13 @@ def anchor(wn: WordNet, synsets: Sequence[str], target: int, min_similar: int = 
     return min(ok, key=lambda a: (ups[a], a))
 
 
-def method1_sets(wn: WordNet, synsets: Sequence[str], target: int,
+def method1_sets(wn: WordNet, synsets: Sequence[str | None], target: int,
                  min_similar: int = 2) -> tuple[list[int], list[int]]:
-    """S1 = classes under the target's anchor; S2 = all other classes (target excluded)."""
+    """S1 = classes under the target's anchor; S2 = all other classes with a synset (target excluded)."""
     a = anchor(wn, synsets, target, min_similar)
-    s1 = [k for k, s in enumerate(synsets) if k != target and a in wn.ancestors(s)]
-    s2 = [k for k in range(len(synsets)) if k != target and k not in s1]
+    known = [k for k, s in enumerate(synsets) if k != target and s is not None]
+    s1 = [k for k in known if a in wn.ancestors(synsets[k])]
+    s2 = [k for k in known if k not in s1]
     return s1, s2
 
 
@@ -136,19 +124,27 @@ def agreement(reference: Sequence[int], other: Sequence[int]) -> float:
     return len(set(reference) & set(other)) / len(set(reference))
 
 
-def method1_for(dataset: str, classes: Sequence[str], targets: Sequence[int] | None = None, min_similar: int = 2,
-                superclasses: Sequence[str] | None = None, wn: WordNet | None = None) -> dict[int, tuple[list[int], list[int]]]:
-    """Method-1 sets for several targets. ``targets=None`` takes every class whose S1 and S2 are both non-empty."""
+def method1_for(synsets: Sequence[str | None], names: Sequence[str], targets: Sequence[int] | None = None,
+                min_similar: int = 2, wn: WordNet | None = None) -> dict[int, tuple[list[int], list[int]]]:
+    """Method-1 sets for several targets. ``targets=None`` takes every class with a synset whose S1 and S2 are
+    both non-empty; an empty dict means WordNet cannot split this label set (the chapters say so)."""
     from .wordnet import load
 
     wn = wn or load()
-    syn = class_synsets(dataset, classes, wn, superclasses)
     out = {}
-    for t in range(len(classes)) if targets is None else targets:
-        s1, s2 = method1_sets(wn, syn, t, min_similar)
+    for t in range(len(synsets)) if targets is None else targets:
+        if synsets[t] is None:
+            if targets is not None:
+                raise ValueError(f"{names[t]!r} has no WordNet synset; it takes part in method 2 only")
+            continue
+        if min_similar > sum(s is not None for k, s in enumerate(synsets) if k != t):
+            if targets is not None:
+                raise ValueError(f"min_similar={min_similar} exceeds the other classes with a synset")
+            continue
+        s1, s2 = method1_sets(wn, synsets, t, min_similar)
         if s1 and s2:
             out[t] = (s1, s2)
         elif targets is not None:
-            raise ValueError(f"{classes[t]!r}: WordNet puts every other class under the same anchor, so S2 is "
+            raise ValueError(f"{names[t]!r}: WordNet puts every other class under the same anchor, so S2 is "
                              f"empty; choose another target or give the sets explicitly")
     return out
