@@ -86,6 +86,7 @@ def execute(source: Path, parameters: dict[str, Any] | None = None, output: Path
     defaults = declared_parameters(nb)
     params = dict(parameters or {})
     validate({**defaults, **params}, allowed=set(defaults))
+    _check_data(nb, {**defaults, **params})
     output = Path(output) if output else EXECUTED / f"{source.stem}.ipynb"
     _check_writable(output)
     from .cache import cache_root
@@ -120,6 +121,22 @@ def execute(source: Path, parameters: dict[str, Any] | None = None, output: Path
             return Result(source.stem, False, time.perf_counter() - t0, kept,
                           f"could not write {output} ({exc.strerror}); the executed chapter is kept at {kept}")
     return Result(source.stem, True, time.perf_counter() - t0, output)
+
+
+def _check_data(nb, params: dict[str, Any]) -> None:
+    """A chapter that trains on images needs its profile's data: a missing copy fails before a kernel starts."""
+    from .data import DataError, resolve_root
+    from .profiles import get_profile
+
+    if not any('prof.require("image")' in c.source for c in nb.cells if c.cell_type == "code"):
+        return
+    prof = get_profile(params.get("profile", "tiny"), data_root=params.get("data_root"))
+    if prof.teacher is None:
+        return  # the chapter's page will say why it does not apply
+    try:
+        resolve_root(prof.dataset, prof.data_root)
+    except DataError as exc:
+        raise ParameterError(f"profile {prof.name}: {exc}") from None
 
 
 def _fold_injected_parameters(path: Path) -> None:
@@ -239,6 +256,7 @@ def execute_book(profile: str, progress: bool = True, toc: Path | None = None, n
     """Execute every chapter in table-of-contents order; a failure does not stop the others."""
     params = {"profile": profile, **{k: v for k, v in (("data_root", data_root), ("scale", scale)) if v}}
     validate(params)
+    _check_data(read_notebook(notebooks / "02_teachers.md"), params)  # a chapter that trains on the profile's data
     results: list[Result] = []
     timings_path = executed / "_timings.json"
     for stem in toc_chapters(toc) if toc else toc_chapters():

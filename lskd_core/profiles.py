@@ -197,7 +197,7 @@ def get_profile(name: str, scale: str | None = None, data_root: str | None = Non
 
     ``scale`` names another profile whose epochs, subset sizes, batch size and
     seeds replace this one's (file-based images also shrink to at most 64
-    pixels), while the data set, its path, classes, hierarchy and the
+    pixels, and read with at most 2 loader workers), while the data set, its path, classes, hierarchy and the
     architectures stay. The result is named ``<name>@<scale>``, so its records
     never mix with the full profile's.
     """
@@ -221,6 +221,7 @@ def get_profile(name: str, scale: str | None = None, data_root: str | None = Non
         return replace(cfg, num_epochs=small.num_epochs, n_train=small.n_train, n_test=small.n_test,
                        batch_size=min(cfg.batch_size, small.batch_size), image_size=min(cfg.image_size, 64),
                        lr=cfg.lr * min(cfg.batch_size, small.batch_size) / cfg.batch_size,
+                       num_workers=min(cfg.num_workers, 2),  # a scaled run is for a small machine
                        step_size=max(1, round(cfg.step_size * small.num_epochs / cfg.num_epochs)))
 
     nmt = prof.nmt and size.nmt and replace(

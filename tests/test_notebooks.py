@@ -277,3 +277,15 @@ def test_class_names_follow_the_profile_on_each_on_disk_format(tmp_path):
         assert len(names) >= 2 and len(set(names)) == len(names)
         if first:
             assert names[0] == first
+
+
+def test_papermill_reads_every_declared_parameter(tmp_path):
+    """papermill's own parser (inspect_notebook) sees the parameters we declare, so plain papermill warns of none."""
+    import nbformat
+    import papermill as pm
+
+    for stem in CHAPTERS:
+        nb = read_notebook(NOTEBOOKS / f"{stem}.md")
+        path = tmp_path / f"{stem}.ipynb"
+        nbformat.write(nb, str(path))
+        assert set(pm.inspect_notebook(str(path))) == set(declared_parameters(nb)), stem

@@ -27,7 +27,7 @@ def resolve_root(name: str, root: Path | str | None) -> Path:
     if root is None:
         default = load_manifest(name).default_root
         if default is None:
-            raise DataError(f"{name} is not embedded: pass its folder with --root / data_root "
+            raise DataError(f"{name} is not embedded: pass the folder of your copy (lskd book --data-root, lskd run -p data_root, lskd data verify --root) "
                             f"(see data_manifests/{name}.toml)")
         root = default
     return Path(root)
