@@ -196,8 +196,9 @@ def get_profile(name: str, scale: str | None = None, data_root: str | None = Non
     """A profile; ``data_root`` points it at a copy of its data set, ``scale`` shrinks it.
 
     ``scale`` names another profile whose epochs, subset sizes, batch size and
-    seeds replace this one's (file-based images also shrink to at most 64
-    pixels, and read with at most 2 loader workers), while the data set, its path, classes, hierarchy and the
+    seeds replace this one's (images also shrink: file-based ones to at most
+    64 pixels a side, in-memory ones pooled by 2, and files are read with at
+    most 2 loader workers), while the data set, its path, classes, hierarchy and the
     architectures stay. The result is named ``<name>@<scale>``, so its records
     never mix with the full profile's.
     """
@@ -218,7 +219,9 @@ def get_profile(name: str, scale: str | None = None, data_root: str | None = Non
     def shrink(cfg: TrainConfig | None, small: TrainConfig) -> TrainConfig | None:
         if cfg is None:
             return None
+        in_memory = cfg.dataset in ("fashion_mnist", "cifar100")  # 28 and 32 pixels a side
         return replace(cfg, num_epochs=small.num_epochs, n_train=small.n_train, n_test=small.n_test,
+                       downsample=max(cfg.downsample, 2) if in_memory else cfg.downsample,
                        batch_size=min(cfg.batch_size, small.batch_size), image_size=min(cfg.image_size, 64),
                        lr=cfg.lr * min(cfg.batch_size, small.batch_size) / cfg.batch_size,
                        num_workers=min(cfg.num_workers, 2),  # a scaled run is for a small machine

@@ -228,7 +228,7 @@ def test_every_chapter_runs_on_each_on_disk_format(profile, tmp_path, monkeypatc
     from lskd_core.notebook import execute_book
 
     dataset, maker, skipped = FIXTURE_FORMATS[profile]
-    kw = {"n_train": 200, "n_test": 200} if profile == "cifar100" else {}  # every class in both splits
+    kw = {"n_train": 100, "n_test": 100} if profile == "cifar100" else {}  # every class once in each split
     root = getattr(fixtures, maker)(tmp_path / "data", **kw)
     fixtures.fixture_manifest(tmp_path / "manifests", dataset, root)
     monkeypatch.setenv("LSKD_DATA_MANIFESTS", str(tmp_path / "manifests"))

@@ -24,3 +24,58 @@ def test_bad_values_name_the_valid_range(p, match):
 def test_unknown_names_list_the_allowed_ones():
     with pytest.raises(ParameterError, match="unknown parameter.*tempreature.*takes: alpha, profile"):
         validate({"tempreature": 3}, allowed={"alpha", "profile"})
+
+
+# ------------------------------------------------------------ the profile registry
+
+
+def test_scale_keeps_the_data_and_models_and_borrows_the_sizes(tmp_path):
+    from lskd_core.profiles import PROFILES, get_profile
+
+    full = get_profile("cub200")
+    scaled = get_profile("cub200", scale="smoke", data_root=str(tmp_path))
+    smoke = PROFILES["smoke"]
+    assert scaled.name == "cub200@smoke" and scaled.seeds == smoke.seeds
+    for cfg, ref in ((scaled.teacher, full.teacher), (scaled.student, full.student)):
+        assert (cfg.dataset, cfg.arch, cfg.data_root) == (ref.dataset, ref.arch, str(tmp_path))
+        assert cfg.num_epochs == 1 and cfg.n_train == smoke.teacher.n_train and cfg.image_size == 64
+        assert cfg.lr == ref.lr * cfg.batch_size / ref.batch_size  # the batch shrinks, lr follows linearly
+    c = get_profile("cifar100", scale="smoke").teacher
+    assert c.downsample == 2 and c.arch == "resnet50"
+    t = get_profile("tiny", scale="smoke")
+    assert t.nmt.n_train == smoke.nmt.n_train and t.nmt.corpus == "gettext"
+    assert get_profile("tiny", scale="tiny") == PROFILES["tiny"]
+    with pytest.raises(ValueError, match="unknown scale"):
+        get_profile("tiny", scale="huge")
+
+
+def test_profiles_say_which_chapters_they_cannot_serve():
+    from lskd_core.profiles import DoesNotApply, get_profile, teacher_config
+
+    assert get_profile("tiny").does_not_apply("image") is None
+    assert get_profile("tiny").does_not_apply("translation") is None
+    assert "no translation part" in get_profile("imagenet").does_not_apply("translation")
+    assert "translation profile" in get_profile("iwslt").does_not_apply("image")
+    with pytest.raises(DoesNotApply, match="translation profile"):
+        teacher_config(get_profile("iwslt"), 0.1)
+
+
+def test_scale_and_data_root_parameters_are_checked(tmp_path):
+    with pytest.raises(ParameterError, match="scale='huge' is unknown"):
+        validate({"scale": "huge"})
+    with pytest.raises(ParameterError, match="scale='iwslt'"):
+        validate({"scale": "iwslt"})  # a translation-only profile has no image sizes to lend
+    with pytest.raises(ParameterError, match="is not a folder"):
+        validate({"data_root": str(tmp_path / "missing")})
+    validate({"scale": "smoke", "data_root": str(tmp_path)})
+
+
+def test_class_parameters_are_checked_against_the_data_given(tmp_path):
+    from fixtures import make_cub
+
+    root = make_cub(tmp_path / "cub")
+    validate({"profile": "cub200", "data_root": str(root), "classes": ["002.Laysan_Albatross"]})
+    with pytest.raises(ParameterError, match="unknown class names \\['Shirt'\\]"):
+        validate({"profile": "cub200", "data_root": str(root), "classes": ["Shirt"]})
+    with pytest.raises(ParameterError, match="Fashion-MNIST|fashion_mnist"):
+        validate({"profile": "tiny", "example_class": "tench"})
