@@ -48,10 +48,12 @@ data:
 
 # Execute every chapter (papermill, $(PROFILE) profile), then render. A failed
 # chapter is reported and replaced by a failure page; the others still build,
-# and make exits non-zero at the end.
+# and make exits non-zero at the end. With data you bring:
+#   make book PROFILE=cub200 DATA_ROOT=~/data/CUB_200_2011 SCALE=smoke
+BOOK_ARGS := $(if $(DATA_ROOT),--data-root $(DATA_ROOT)) $(if $(SCALE),--scale $(SCALE))
 book: setup
 	@start=$$(date +%s); status=0; \
-	$(BIN)/lskd book --profile $(PROFILE) -q || status=$$?; \
+	$(BIN)/lskd book --profile $(PROFILE) $(BOOK_ARGS) -q || status=$$?; \
 	$(BIN)/jupyter-book build . --path-output book -q || status=$$?; \
 	$(BIN)/lskd check-book book/_build/html || status=$$?; \
 	echo "make book: $$(( $$(date +%s) - start )) s; open book/_build/html/index.html"; \
