@@ -124,13 +124,19 @@ def execute(source: Path, parameters: dict[str, Any] | None = None, output: Path
 
 
 def _check_data(nb, params: dict[str, Any]) -> None:
-    """A chapter that trains on images needs its profile's data: a missing copy fails before a kernel starts."""
+    """A chapter needs its profile's data: a copy that is not there fails before a kernel starts."""
     from .data import DataError, resolve_root
     from .profiles import get_profile
 
-    if not any('prof.require("image")' in c.source for c in nb.cells if c.cell_type == "code"):
-        return
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     prof = get_profile(params.get("profile", "tiny"), data_root=params.get("data_root"))
+    if 'prof.require("translation")' in code and prof.nmt is not None:
+        try:
+            prof.nmt.validate()  # the IWSLT corpus is brought: its folder must be given
+        except ValueError as exc:
+            raise ParameterError(f"profile {prof.name}: {exc}") from None
+    if 'prof.require("image")' not in code:
+        return
     if prof.teacher is None:
         return  # the chapter's page will say why it does not apply
     try:

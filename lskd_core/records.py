@@ -137,11 +137,19 @@ def show_reference(chapter: str, live_profile: str, names: Iterable[str] | None 
     if not refs:
         display(Markdown(f"*No committed reference records for this chapter besides the live `{live_profile}` run.*"))
         return
+    from .notebook import declared_parameters, read_notebook
+
+    defaults = declared_parameters(read_notebook(NOTEBOOKS / f"{chapter}.md"))
     for prof, rec in refs.items():
         pv = provenance(rec, base)
+        # Defaults change (classes chosen from WordNet since 2026-11-23): a record says what it ran with.
+        changed = {k: v for k, v in rec.get("params", {}).items()
+                   if k in defaults and k != "seeds" and _norm(v) != _norm(defaults[k])}
+        since = ("; recorded with " + ", ".join(f"`{k}={v!r}`" for k, v in changed.items()) +
+                 " (the chapter's defaults have changed since)") if changed else ""
         display(Markdown(f"**Reference: profile `{prof}`** ({pv['runs']} runs, seeds {pv['seeds']}, "
                          f"{pv['hardware']}, torch {pv['torch']}, {pv['train_wall_s'] / 60:.1f} min of training in these runs; "
-                         f"recorded {rec['written_at'][:10]})"))
+                         f"recorded {rec['written_at'][:10]}{since})"))
         for name in (names if names is not None else rec["tables"]):
             if name not in rec["tables"]:
                 continue

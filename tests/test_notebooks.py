@@ -289,3 +289,11 @@ def test_papermill_reads_every_declared_parameter(tmp_path):
         path = tmp_path / f"{stem}.ipynb"
         nbformat.write(nb, str(path))
         assert set(pm.inspect_notebook(str(path))) == set(declared_parameters(nb)), stem
+
+
+def test_data_a_profile_needs_is_checked_before_a_kernel_starts(tmp_path):
+    with pytest.raises(ParameterError, match="cub200 is not embedded"):
+        execute(NOTEBOOKS / "02_teachers.md", {"profile": "cub200"}, tmp_path / "02.ipynb", progress=False)
+    with pytest.raises(ParameterError, match="iwslt corpus is brought by the user"):
+        execute(NOTEBOOKS / "11_translation.md", {"profile": "iwslt"}, tmp_path / "11.ipynb", progress=False)
+    assert not (tmp_path / "02.ipynb").exists() and not (tmp_path / "11.ipynb").exists()
