@@ -45,13 +45,15 @@ class Profile:
         """The data set's class names in label order, read from the copy the profile points at."""
         from .data import class_names
 
-        return class_names(self.require("image") or self.dataset, self.data_root)
+        self.require("image")
+        return class_names(self.dataset, self.data_root)
 
     def synsets(self) -> list[str | None]:
         """A WordNet 3.0 noun offset per class (None where WordNet does not name the class)."""
         from .data import class_synsets
 
-        return class_synsets(self.require("image") or self.dataset, self.data_root)
+        self.require("image")
+        return class_synsets(self.dataset, self.data_root)
 
     def does_not_apply(self, needs: str) -> str | None:
         """Why a chapter that needs ``"image"`` or ``"translation"`` runs cannot use this profile (None: it can)."""
