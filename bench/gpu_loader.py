@@ -35,10 +35,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lskd_core import losses  # noqa: E402
 from lskd_core.config import TrainConfig, batches  # noqa: E402
 from lskd_core.data.imagenet import dataset  # noqa: E402
 from lskd_core.data.prepared import transforms_for  # noqa: E402
+from run import resnet_kd  # noqa: E402  (bench/run.py, this folder)
 
 
 def write_folder(root: Path, n: int, classes: int, quick: bool) -> Path:
@@ -105,8 +105,6 @@ def main(argv=None) -> int:
     size = 64 if a.quick else 224
     bs = min(a.batch, 32) if a.quick else a.batch
     n = min(a.images, 256) if a.quick else a.images
-    from torchvision.models import resnet18, resnet50
-
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         root = write_folder(Path(tmp) / "imagenet", n, 100, a.quick)
@@ -121,21 +119,11 @@ def main(argv=None) -> int:
         for kind in ("cpu", "device"):
             out[f"loader_{kind}_images_per_s"] = rate(loader(kind, ds, cfg, device), lambda x, y: None, device)
 
-        # 2. KD end to end.
-        teacher = resnet50().to(device, memory_format=torch.channels_last).eval()
-        student = resnet18().to(device, memory_format=torch.channels_last)
-        opt = torch.optim.SGD(student.parameters(), lr=0.1, momentum=0.9)
-        amp = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+        # 2. KD end to end, the same step as bench/run.py's GPU benchmark.
+        _, _, kd = resnet_kd(device)
 
         def kd_step(x, y):
-            x = x.contiguous(memory_format=torch.channels_last)
-            with amp:
-                with torch.no_grad():
-                    t = teacher(x).float()
-                loss = losses.kd_loss(student(x).float(), t, 4.0)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            kd(x)
 
         steps = -(-n // bs)
         out["kd_synthetic_images_per_s"] = rate(synthetic(steps, bs, size, device), kd_step, device)

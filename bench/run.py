@@ -334,26 +334,40 @@ def num_steps_per_epoch(cfg) -> int:
 # ---------------------------------------------------------------- 4. GPU throughput
 
 
-def bench_gpu() -> dict:
-    if not torch.cuda.is_available():
-        return {"skipped": "no GPU on this machine"}
+def resnet_kd(device: torch.device):
+    """ResNet-50 -> ResNet-18 KD at T = 4, channels_last, bf16 on CUDA (``amp``): the paper's ImageNet pair.
+
+    Returns the student, its optimizer and ``step(x, amp=True)``, one training step on a batch ``x``.
+    """
     from torchvision.models import resnet18, resnet50
 
-    dev, bs = torch.device("cuda"), 256
-    x = torch.randn(bs, 3, 224, 224, device=dev).contiguous(memory_format=torch.channels_last)
-    y = torch.randint(0, 1000, (bs,), device=dev)
-    teacher = resnet50().to(dev, memory_format=torch.channels_last).eval()
-    student = resnet18().to(dev, memory_format=torch.channels_last)
+    teacher = resnet50().to(device, memory_format=torch.channels_last).eval()
+    student = resnet18().to(device, memory_format=torch.channels_last)
     opt = torch.optim.SGD(student.parameters(), lr=0.1, momentum=0.9)
 
-    def kd_step(amp: bool = True):
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
+    def step(x: torch.Tensor, amp: bool = True) -> None:
+        x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp and device.type == "cuda"):
             with torch.no_grad():
                 t = teacher(x).float()
             loss = losses.kd_loss(student(x).float(), t, 4.0)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+
+    return student, opt, step
+
+
+def bench_gpu() -> dict:
+    if not torch.cuda.is_available():
+        return {"skipped": "no GPU on this machine"}
+    dev, bs = torch.device("cuda"), 256
+    x = torch.randn(bs, 3, 224, 224, device=dev).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 1000, (bs,), device=dev)
+    student, opt, kd = resnet_kd(dev)
+
+    def kd_step(amp: bool = True):
+        kd(x, amp)
 
     def ce_step():
         with torch.autocast("cuda", dtype=torch.bfloat16):

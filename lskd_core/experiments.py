@@ -77,9 +77,9 @@ def followed_classes(profile: Profile, n_near: int = 1) -> list[str]:
     if len(known) < 3:
         return names[: n_near + 2]
     wn = load()
-    dist = {(i, j): wn.path_distance(syn[i], syn[j]) for i in known for j in known if i != j}
-    target = min((d, min(i, j)) for (i, j), d in dist.items())[1]
-    others = sorted((k for k in known if k != target), key=lambda k: (dist[(target, k)], k))
+    # Each unordered pair once (path distance is symmetric); the earlier class of the closest pair.
+    target = min((wn.path_distance(syn[i], syn[j]), i) for a, i in enumerate(known) for j in known[a + 1:])[1]
+    others = sorted((k for k in known if k != target), key=lambda k: (wn.path_distance(syn[target], syn[k]), k))
     return [names[target]] + [names[k] for k in others[:n_near]] + [names[others[-1]]]
 
 

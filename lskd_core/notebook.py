@@ -86,7 +86,7 @@ def execute(source: Path, parameters: dict[str, Any] | None = None, output: Path
     defaults = declared_parameters(nb)
     params = dict(parameters or {})
     validate({**defaults, **params}, allowed=set(defaults))
-    _check_data(nb, {**defaults, **params})
+    _check_data(_needs(nb), {**defaults, **params})
     output = Path(output) if output else EXECUTED / f"{source.stem}.ipynb"
     _check_writable(output)
     from .cache import cache_root
@@ -123,26 +123,27 @@ def execute(source: Path, parameters: dict[str, Any] | None = None, output: Path
     return Result(source.stem, True, time.perf_counter() - t0, output)
 
 
-def _check_data(nb, params: dict[str, Any]) -> None:
-    """A chapter needs its profile's data: a copy that is not there fails before a kernel starts."""
+def _needs(nb) -> set[str]:
+    """What a chapter needs of its profile, as it declares with ``prof.require(...)``: "image", "translation"."""
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    return {need for need in ("image", "translation") if f'prof.require("{need}")' in code}
+
+
+def _check_data(needs: set[str], params: dict[str, Any]) -> None:
+    """The data a chapter needs is there: a copy that is not fails before a kernel starts.
+
+    A profile without the part a chapter needs passes: that chapter's page says why it does not apply.
+    """
     from .data import DataError, resolve_root
     from .profiles import get_profile
 
-    # nb None: the whole book, whose image chapters need the image data.
-    code = 'prof.require("image")' if nb is None else "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     prof = get_profile(params.get("profile", "tiny"), data_root=params.get("data_root"))
-    if 'prof.require("translation")' in code and prof.nmt is not None:
-        try:
-            prof.nmt.validate()  # the IWSLT corpus is brought: its folder must be given
-        except ValueError as exc:
-            raise ParameterError(f"profile {prof.name}: {exc}") from None
-    if 'prof.require("image")' not in code:
-        return
-    if prof.teacher is None:
-        return  # the chapter's page will say why it does not apply
     try:
-        resolve_root(prof.dataset, prof.data_root)
-    except DataError as exc:
+        if "translation" in needs and prof.nmt is not None:
+            prof.nmt.validate()  # the IWSLT corpus is brought: its folder must be given
+        if "image" in needs and prof.teacher is not None:
+            resolve_root(prof.dataset, prof.data_root)
+    except (DataError, ValueError) as exc:
         raise ParameterError(f"profile {prof.name}: {exc}") from None
 
 
@@ -244,16 +245,19 @@ def does_not_apply_page(nb, reason: str, params: dict[str, Any]) -> dict:
     shown = ", ".join(f"`{k}={v!r}`" for k, v in params.items() if v is not None)
     cells.append({"cell_type": "markdown", "metadata": {}, "source":
                   f"```{{note}}\nThis chapter does not apply to this run ({shown}).\n\n{reason}\n```\n"})
-    return {"cells": cells,
-            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-            "nbformat": 4, "nbformat_minor": 5}
+    return _page(cells)
 
 
 def failure_page(chapter: str, error: str) -> dict:
     """A stand-in page for a chapter that failed, so the rest of the book still builds."""
-    return {"cells": [{"cell_type": "markdown", "metadata": {}, "source":
-                       f"# {chapter}: not built\n\nThis chapter failed to execute during the build.\n\n"
-                       f"```text\n{error}\n```\n"}],
+    return _page([{"cell_type": "markdown", "metadata": {}, "source":
+                   f"# {chapter}: not built\n\nThis chapter failed to execute during the build.\n\n"
+                   f"```text\n{error}\n```\n"}])
+
+
+def _page(cells: list[dict]) -> dict:
+    """A notebook of ready cells, written in place of a chapter's executed notebook."""
+    return {"cells": cells,
             "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
             "nbformat": 4, "nbformat_minor": 5}
 
@@ -263,7 +267,7 @@ def execute_book(profile: str, progress: bool = True, toc: Path | None = None, n
     """Execute every chapter in table-of-contents order; a failure does not stop the others."""
     params = {"profile": profile, **{k: v for k, v in (("data_root", data_root), ("scale", scale)) if v}}
     validate(params)
-    _check_data(None, params)  # the image chapters train on the profile's data: is it there?
+    _check_data({"image"}, params)  # the image chapters train on the profile's data: is it there?
     results: list[Result] = []
     timings_path = executed / "_timings.json"
     for stem in toc_chapters(toc) if toc else toc_chapters():

@@ -19,6 +19,8 @@ from collections import deque
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping
 
 from ..data.errors import DataError
 
@@ -74,6 +76,7 @@ class WordNet:
                 s = parse_line(line)
                 self.synsets[s.offset] = s
         self._index = self._read_index(Path(root) / "index.noun")
+        self._ancestors: dict[str, Mapping[str, int]] = {}
 
     @staticmethod
     def _read_index(path: Path) -> dict[str, tuple[str, ...]]:
@@ -99,8 +102,16 @@ class WordNet:
         """Offsets of the noun senses of ``lemma`` (spaces or underscores), most frequent first."""
         return self._index.get(lemma.lower().replace(" ", "_"), ())
 
-    def ancestors(self, offset: str) -> dict[str, int]:
-        """Every hypernym ancestor (the synset itself included) with its shortest distance."""
+    def ancestors(self, offset: str) -> Mapping[str, int]:
+        """Every hypernym ancestor (the synset itself included) with its shortest distance.
+
+        Computed once per synset: the set builders ask for the same classes'
+        ancestors over and over (for ImageNet, millions of times), so the
+        breadth-first walk is kept, read-only.
+        """
+        known = self._ancestors.get(offset)
+        if known is not None:
+            return known
         dist = {offset: 0}
         queue = deque([offset])
         while queue:
@@ -109,7 +120,8 @@ class WordNet:
                 if h not in dist:
                     dist[h] = dist[s] + 1
                     queue.append(h)
-        return dist
+        self._ancestors[offset] = MappingProxyType(dist)
+        return self._ancestors[offset]
 
     def depth(self, offset: str) -> int:
         """Shortest hypernym distance from ``offset`` to the root (entity)."""
