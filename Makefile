@@ -48,9 +48,10 @@ data:
 
 # Execute every chapter (papermill, $(PROFILE) profile), then render. A failed
 # chapter is reported and replaced by a failure page; the others still build,
-# and make exits non-zero at the end. With data you bring:
+# and make exits non-zero at the end. Chapters that train run side by side, one
+# per CPU core at one thread each (JOBS=1: one at a time). With data you bring:
 #   make book PROFILE=cub200 DATA_ROOT=~/data/CUB_200_2011 SCALE=smoke
-BOOK_ARGS := $(if $(DATA_ROOT),--data-root $(DATA_ROOT)) $(if $(SCALE),--scale $(SCALE))
+BOOK_ARGS := $(if $(DATA_ROOT),--data-root $(DATA_ROOT)) $(if $(SCALE),--scale $(SCALE)) $(if $(JOBS),--jobs $(JOBS))
 book: setup
 	@start=$$(date +%s); status=0; \
 	$(BIN)/lskd book --profile $(PROFILE) $(BOOK_ARGS) -q || status=$$?; \

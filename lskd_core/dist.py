@@ -45,6 +45,16 @@ def init() -> int:
     return world_size()
 
 
+def cpus() -> int:
+    """The CPU cores this process may use: ``LSKD_CPUS`` when set (a book lane sets 1), else all of them."""
+    n = os.environ.get("LSKD_CPUS", "")
+    if not n:
+        return os.cpu_count() or 1
+    if not n.isdigit() or int(n) < 1:
+        raise ValueError(f"LSKD_CPUS must be a whole number >= 1, got {n!r}")
+    return int(n)
+
+
 def device() -> torch.device:
     if torch.cuda.is_available():
         return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")) if world_size() > 1 else 0)

@@ -262,24 +262,136 @@ def _page(cells: list[dict]) -> dict:
             "nbformat": 4, "nbformat_minor": 5}
 
 
+# Each chapter kernel of a book built in lanes sees one CPU core: its torch uses one thread, its
+# fairseq grid one process. Two kernels at one thread each do 1.5x the work of one kernel at two
+# threads on this 2-core machine (measured: see the README), and the book's numbers then do not
+# depend on how many cores the machine has.
+LANE_ENV = {"LSKD_CPUS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def _lane_start() -> None:
+    os.environ.update(LANE_ENV)
+
+
+def chapter_after(nb) -> list[str]:
+    """The chapters this one must follow when chapters run side by side (front matter ``lskd: after:``).
+
+    A chapter names the chapter whose student sweeps it reuses: a batched student's weights depend on
+    its companions to float rounding, so the sweep that trains it must be the same in every build.
+    """
+    after = (nb.metadata.get("lskd") or {}).get("after", [])
+    if not isinstance(after, list) or not all(isinstance(a, str) for a in after):
+        raise ValueError(f"front matter lskd.after must be a list of chapter names, got {after!r}")
+    return after
+
+
+def book_plan(stems: list[str], nbs: dict[str, Any], durations: dict[str, float] | None = None
+              ) -> tuple[list[str], dict[str, set[str]], list[str]]:
+    """How ``execute_book`` orders a book in lanes: ``(training chapters by priority, their
+    prerequisites, reader chapters in toc order)``.
+
+    A chapter that trains (it needs the profile's image or translation part) runs in a lane once
+    the chapters it names in ``lskd: after:`` are done. Priority: chapters that others wait for,
+    then the longest by the last build's ``durations``, then table-of-contents order. Chapters that
+    train nothing read what the others wrote (the ledger, the timings) and run last, in order.
+    """
+    durations = durations or {}
+    train = [s for s in stems if _needs(nbs[s])]
+    deps = {s: set(chapter_after(nbs[s])) & set(train) for s in train}
+    waiting_on = {s: sum(s in d for d in deps.values()) for s in train}
+    order = sorted(train, key=lambda s: (-waiting_on[s], -durations.get(s, 0.0), stems.index(s)))
+    done: set[str] = set()
+    for _ in train:  # a cycle would leave chapters that can never start
+        done |= {s for s in train if deps[s] <= done}
+    if done != set(train):
+        raise ValueError(f"the chapters' lskd.after form a cycle among {sorted(set(train) - done)}")
+    return order, deps, [s for s in stems if s not in deps]
+
+
+def _last_durations(timings_path: Path, profile: str) -> dict[str, float]:
+    try:
+        t = json.loads(timings_path.read_text())
+    except (OSError, ValueError):
+        return {}
+    if t.get("profile") != profile:
+        return {}
+    return {c["chapter"]: float(c["wall_s"]) for c in t.get("chapters", []) if c.get("ok")}
+
+
 def execute_book(profile: str, progress: bool = True, toc: Path | None = None, notebooks: Path = NOTEBOOKS,
-                 executed: Path = EXECUTED, data_root: str | None = None, scale: str | None = None) -> list[Result]:
-    """Execute every chapter in table-of-contents order; a failure does not stop the others."""
+                 executed: Path = EXECUTED, data_root: str | None = None, scale: str | None = None,
+                 jobs: int | None = None) -> list[Result]:
+    """Execute every chapter of the table of contents; a failure does not stop the others.
+
+    With ``jobs`` > 1 (default: one per CPU core) the chapters that train run in that many lanes,
+    side by side, each kernel on one CPU thread (``LANE_ENV``) and in the order of ``book_plan``;
+    then the chapters that read the others run one by one. ``jobs=1`` runs every chapter in
+    table-of-contents order, each kernel with all the threads torch takes by default. Results
+    come back in table-of-contents order.
+    """
     params = {"profile": profile, **{k: v for k, v in (("data_root", data_root), ("scale", scale)) if v}}
     validate(params)
     _check_data({"image"}, params)  # the image chapters train on the profile's data: is it there?
-    results: list[Result] = []
+    from .dist import cpus
+
+    jobs = cpus() if jobs is None else jobs
+    if jobs < 1:
+        raise ParameterError(f"jobs must be >= 1, got {jobs}")
+    stems = toc_chapters(toc) if toc else toc_chapters()
+    nbs = {s: read_notebook(notebooks / f"{s}.md") for s in stems}
     timings_path = executed / "_timings.json"
-    for stem in toc_chapters(toc) if toc else toc_chapters():
-        print(f"[lskd book] {stem} ({', '.join(f'{k}={v}' for k, v in params.items())})", flush=True)
-        r = execute(notebooks / f"{stem}.md", params, executed / f"{stem}.ipynb", progress=progress)
-        results.append(r)
+    lanes, deps, readers = (book_plan(stems, nbs, _last_durations(timings_path, profile)) if jobs > 1
+                            else ([], {}, stems))
+    t0 = time.perf_counter()
+    results: dict[str, Result] = {}
+    label = ", ".join(f"{k}={v}" for k, v in params.items())
+
+    def finished(r: Result) -> None:
+        results[r.chapter] = r
         state = "does not apply" if r.does_not_apply else ("ok" if r.ok else "FAILED")
-        print(f"[lskd book]   {state} in {r.wall_s:.1f} s {r.error or r.does_not_apply}", flush=True)
+        print(f"[lskd book] {r.chapter}: {state} in {r.wall_s:.1f} s ({len(results)}/{len(stems)} chapters, "
+              f"{time.perf_counter() - t0:.0f} s) {r.error or r.does_not_apply}", flush=True)
         if not r.ok:
-            atomic_write_bytes(executed / f"{stem}.ipynb", json.dumps(failure_page(stem, r.error)).encode())
+            atomic_write_bytes(executed / f"{r.chapter}.ipynb", json.dumps(failure_page(r.chapter, r.error)).encode())
         # Written after each chapter so the reproducibility appendix sees those before it.
-        atomic_write_json(timings_path, {"profile": profile, "chapters": [
-            {"chapter": x.chapter, "ok": x.ok, "wall_s": round(x.wall_s, 1), "error": x.error,
-             "does_not_apply": x.does_not_apply} for x in results]})
-    return results
+        atomic_write_json(timings_path, {
+            "profile": profile, "jobs": jobs, "lane_threads": 1 if lanes else None,
+            "wall_s": round(time.perf_counter() - t0, 1),
+            "chapters": [{"chapter": x.chapter, "ok": x.ok, "wall_s": round(x.wall_s, 1), "error": x.error,
+                          "does_not_apply": x.does_not_apply, "lane": x.chapter in deps}
+                         for x in (results[s] for s in stems if s in results)]})
+
+    if lanes:
+        _run_lanes(lanes, deps, min(jobs, len(lanes)), notebooks, executed, params, label, finished)
+    for stem in readers:
+        print(f"[lskd book] {stem} ({label})", flush=True)
+        finished(execute(notebooks / f"{stem}.md", params, executed / f"{stem}.ipynb", progress=progress))
+    return [results[s] for s in stems]
+
+
+def _run_lanes(order: list[str], deps: dict[str, set[str]], jobs: int, notebooks: Path, executed: Path,
+               params: dict[str, Any], label: str, finished) -> None:
+    """Run chapters ``jobs`` at a time in worker processes, each as soon as its prerequisites are done."""
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    waiting, running, done = list(order), {}, set()
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_lane_start) as pool:
+        try:
+            while waiting or running:
+                for stem in [s for s in waiting if deps[s] <= done][:jobs - len(running)]:
+                    waiting.remove(stem)
+                    print(f"[lskd book] {stem} ({label}; {len(running) + 1} of {jobs} lanes)", flush=True)
+                    running[pool.submit(execute, notebooks / f"{stem}.md", params, executed / f"{stem}.ipynb",
+                                        False)] = stem
+                ready, _ = wait(running, return_when=FIRST_COMPLETED)
+                for fut in ready:
+                    done.add(running.pop(fut))
+                    finished(fut.result())
+        except BaseException:  # Ctrl-C, TERM or a chapter's bad parameters: stop every lane now
+            # A worker's kernel notices its parent is gone and exits; the cache keeps finished runs
+            # and checkpoints, and its locks die with their processes.
+            for proc in list(getattr(pool, "_processes", {}).values()):
+                proc.terminate()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise

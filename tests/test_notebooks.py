@@ -297,3 +297,107 @@ def test_data_a_profile_needs_is_checked_before_a_kernel_starts(tmp_path):
     with pytest.raises(ParameterError, match="iwslt corpus is brought by the user"):
         execute(NOTEBOOKS / "11_translation.md", {"profile": "iwslt"}, tmp_path / "11.ipynb", progress=False)
     assert not (tmp_path / "02.ipynb").exists() and not (tmp_path / "11.ipynb").exists()
+
+
+# ---------------------------------------------------------------- a book in lanes
+
+def test_book_plan_runs_the_shared_sweeps_first_and_the_readers_last():
+    from lskd_core.notebook import book_plan
+
+    stems = toc_chapters()
+    nbs = {s: read_notebook(NOTEBOOKS / f"{s}.md") for s in stems}
+    order, deps, readers = book_plan(stems, nbs)
+    # Every chapter that reuses chapter 3's sweeps waits for it, and it goes first.
+    assert order[0] == "03_student_grid"
+    assert {s for s, d in deps.items() if d == {"03_student_grid"}} == {
+        "04_penultimate", "05_diffusion", "06_teacher_targets", "07_classwise_and_alpha", "12_feature_kd",
+        "13_deviations"}
+    # Chapters that train nothing read the ledger and the timings the others wrote: last, in order.
+    assert readers == ["08_errata", "09_ledger_and_guide", "10_teaching", "99_reproducibility"]
+    assert sorted(order + readers) == sorted(stems)
+    # With the last build's times, the longest ready chapters start first.
+    order, _, _ = book_plan(stems, nbs, {"12_feature_kd": 377.0, "11_translation": 194.0, "01_ls_and_kd": 82.0})
+    assert order[:4] == ["03_student_grid", "12_feature_kd", "11_translation", "01_ls_and_kd"]
+
+
+def test_book_plan_rejects_a_cycle_and_a_bad_after():
+    from types import SimpleNamespace
+
+    from lskd_core.notebook import book_plan
+
+    def nb(after):
+        return SimpleNamespace(metadata={"lskd": {"after": after}},
+                               cells=[SimpleNamespace(cell_type="code", source='prof.require("image")')])
+
+    with pytest.raises(ValueError, match=r"cycle among \['a', 'b'\]"):
+        book_plan(["a", "b", "c"], {"a": nb(["b"]), "b": nb(["a"]), "c": nb([])})
+    with pytest.raises(ValueError, match="must be a list of chapter names"):
+        book_plan(["a"], {"a": nb("b")})
+
+
+LANE_CHAPTER = """---
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+{front}---
+
+# {name}
+
+```{{code-cell}} ipython3
+:tags: [parameters]
+
+profile = "tiny"
+```
+
+```{{code-cell}} ipython3
+import json, os, time
+from pathlib import Path
+
+import torch
+
+{body}
+```
+"""
+
+
+@pytest.mark.slow
+def test_a_book_in_lanes_keeps_the_order_its_chapters_ask_for(tmp_path):
+    """Two lanes: chapters that train run side by side on one thread each, one that reuses another's
+    runs starts after it, and the chapters that train nothing run last and see what the others wrote."""
+    from lskd_core.notebook import execute_book
+
+    nbs, out, log = tmp_path / "notebooks", tmp_path / "executed", tmp_path / "log"
+    nbs.mkdir(), log.mkdir()
+    trains = ('# the chapter trains: prof.require("image")\n'
+              'start = time.time()\n'
+              'time.sleep(5)\n'
+              'record = {"start": start, "end": time.time(), "threads": torch.get_num_threads(),\n'
+              '          "cpus": os.environ.get("LSKD_CPUS")}\n'
+              'Path(LOG, "NAME.json").write_text(json.dumps(record))\n')
+    reads = 'seen = sorted(p.stem for p in Path(LOG).glob("*.json"))\nprint(seen)\nassert len(seen) == 3, seen\n'
+    chapters = {"a_long": ("", trains), "b_other": ("", trains),
+                "c_after_a": ("lskd:\n  after: [a_long]\n", trains), "d_reader": ("", reads)}
+    for name, (front, body) in chapters.items():
+        body = body.replace("LOG", repr(str(log))).replace("NAME", name)
+        (nbs / f"{name}.md").write_text(LANE_CHAPTER.format(front=front, name=name, body=body))
+    toc = tmp_path / "_toc.yml"
+    toc.write_text("format: jb-book\nroot: intro\nchapters:\n" +
+                   "".join(f"  - file: book/executed/{s}\n" for s in ("d_reader", "c_after_a", "b_other", "a_long")))
+    results = execute_book("smoke", progress=False, toc=toc, notebooks=nbs, executed=out, jobs=2)
+    assert [r.chapter for r in results] == ["d_reader", "c_after_a", "b_other", "a_long"]
+    assert all(r.ok for r in results), [r.error for r in results]
+    runs = {n: json.loads((log / f"{n}.json").read_text()) for n in ("a_long", "b_other", "c_after_a")}
+    assert all(r["threads"] == 1 and r["cpus"] == "1" for r in runs.values())
+    assert runs["a_long"]["start"] < runs["b_other"]["end"] and runs["b_other"]["start"] < runs["a_long"]["end"]
+    assert runs["c_after_a"]["start"] >= runs["a_long"]["end"]
+    timings = json.loads((out / "_timings.json").read_text())
+    assert timings["jobs"] == 2 and timings["lane_threads"] == 1
+    assert [c["lane"] for c in timings["chapters"]] == [False, True, True, True]
+
+
+def test_a_book_asks_for_at_least_one_lane(tmp_path):
+    from lskd_core.notebook import execute_book
+
+    with pytest.raises(ParameterError, match="jobs must be >= 1, got 0"):
+        execute_book("smoke", progress=False, executed=tmp_path, jobs=0)

@@ -427,3 +427,18 @@ def test_each_run_family_is_keyed_by_its_own_sources(tmp_path, monkeypatch):
     assert after_manifest["image"] != after_loop["image"] and after_manifest["nmt"] == after_loop["nmt"]
     with pytest.raises(ValueError, match="unknown run family"):
         cache.code_version("audio")
+
+
+def test_cpus_reads_the_lane_setting(monkeypatch):
+    import os
+
+    from lskd_core.dist import cpus
+
+    monkeypatch.delenv("LSKD_CPUS", raising=False)
+    assert cpus() == (os.cpu_count() or 1)
+    monkeypatch.setenv("LSKD_CPUS", "1")
+    assert cpus() == 1
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv("LSKD_CPUS", bad)
+        with pytest.raises(ValueError, match="LSKD_CPUS must be a whole number >= 1"):
+            cpus()

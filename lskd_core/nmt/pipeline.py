@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from .. import cache
+from ..dist import cpus
 from ..io import atomic_write_json
 from . import corpus as corpus_mod
 
@@ -267,12 +268,12 @@ def run_grid(base: NMTConfig, alphas, temperatures, seeds, jobs: int | None = No
     as in the image chapters, and no student starts from its teacher's weights.
     Students train as many epochs as their teachers (``student_epochs`` may
     shorten them, for a quick look only). ``jobs`` fairseq processes run side
-    by side (default: one per CPU core), teachers first, then students. Each
+    by side (default: one per CPU core this process may use, ``dist.cpus``), teachers first, then students. Each
     step is cached on its own and each process uses one thread, so the rows
     do not depend on ``jobs``. On a GPU the processes share the device, which
     models this small leave mostly idle.
     """
-    jobs = jobs or os.cpu_count() or 1
+    jobs = jobs or cpus()
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
     data = prepare(base)
