@@ -118,8 +118,7 @@ PROFILES: dict[str, Profile] = {
         description="All of Fashion-MNIST at 28x28 (60,000 train / 10,000 test), a 16-32-64 CNN teacher and an "
                     "8-16-32 CNN student, one-cycle SGD for 5 epochs, 3 seeds with teachers varied per seed.",
         # Translation: the whole gettext corpus with tiny's model, teachers and students 6 epochs,
-        # teachers varied per seed; its rows go to results/nmt/base.json (the committed grid predates the
-        # parity and chapter 11 flags it; a re-run needs about 2 h alone on 2 cores).
+        # teachers varied per seed; its rows are results/nmt/base.json (about 2 h alone on 2 cores).
         nmt=NMTConfig(n_train=None, vocab_size=2000, embed_dim=64, ffn_dim=128, layers=1, heads=2, max_epoch=6,
                       lr=2e-3, warmup_updates=200, max_tokens=4096, beam=1)),
     "small": Profile(
