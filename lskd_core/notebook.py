@@ -292,14 +292,19 @@ def book_plan(stems: list[str], nbs: dict[str, Any], durations: dict[str, float]
 
     A chapter that trains (it needs the profile's image or translation part) runs in a lane once
     the chapters it names in ``lskd: after:`` are done. Priority: chapters that others wait for,
-    then the longest by the last build's ``durations``, then table-of-contents order. Chapters that
+    then the longest by the last build's ``durations``, then those that need another part of the
+    profile than the first (they never wait on its runs), then table-of-contents order. Chapters that
     train nothing read what the others wrote (the ledger, the timings) and run last, in order.
     """
     durations = durations or {}
     train = [s for s in stems if _needs(nbs[s])]
     deps = {s: set(chapter_after(nbs[s])) & set(train) for s in train}
     waiting_on = {s: sum(s in d for d in deps.values()) for s in train}
-    order = sorted(train, key=lambda s: (-waiting_on[s], -durations.get(s, 0.0), stems.index(s)))
+    # A chapter that shares no need with the first one (translation beside images) trains none of
+    # its runs, so it goes beside it rather than wait on the locks of the runs that one is training.
+    first = _needs(nbs[min(train, key=lambda s: (-waiting_on[s], stems.index(s)))]) if train else set()
+    order = sorted(train, key=lambda s: (-waiting_on[s], -durations.get(s, 0.0), bool(_needs(nbs[s]) & first),
+                                         stems.index(s)))
     done: set[str] = set()
     for _ in train:  # a cycle would leave chapters that can never start
         done |= {s for s in train if deps[s] <= done}

@@ -309,6 +309,8 @@ def test_book_plan_runs_the_shared_sweeps_first_and_the_readers_last():
     order, deps, readers = book_plan(stems, nbs)
     # Every chapter that reuses chapter 3's sweeps waits for it, and it goes first.
     assert order[0] == "03_student_grid"
+    # On a first build translation, which trains none of chapter 3's runs, goes beside it.
+    assert order[1] == "11_translation"
     assert {s for s, d in deps.items() if d == {"03_student_grid"}} == {
         "04_penultimate", "05_diffusion", "06_teacher_targets", "07_classwise_and_alpha", "12_feature_kd",
         "13_deviations"}
