@@ -297,13 +297,14 @@ def book_plan(stems: list[str], nbs: dict[str, Any], durations: dict[str, float]
     train nothing read what the others wrote (the ledger, the timings) and run last, in order.
     """
     durations = durations or {}
-    train = [s for s in stems if _needs(nbs[s])]
+    needs = {s: _needs(nbs[s]) for s in stems}
+    train = [s for s in stems if needs[s]]
     deps = {s: set(chapter_after(nbs[s])) & set(train) for s in train}
     waiting_on = {s: sum(s in d for d in deps.values()) for s in train}
     # A chapter that shares no need with the first one (translation beside images) trains none of
     # its runs, so it goes beside it rather than wait on the locks of the runs that one is training.
-    first = _needs(nbs[min(train, key=lambda s: (-waiting_on[s], stems.index(s)))]) if train else set()
-    order = sorted(train, key=lambda s: (-waiting_on[s], -durations.get(s, 0.0), bool(_needs(nbs[s]) & first),
+    first = needs[min(train, key=lambda s: (-waiting_on[s], stems.index(s)))] if train else set()
+    order = sorted(train, key=lambda s: (-waiting_on[s], -durations.get(s, 0.0), bool(needs[s] & first),
                                          stems.index(s)))
     done: set[str] = set()
     for _ in train:  # a cycle would leave chapters that can never start
@@ -343,10 +344,11 @@ def execute_book(profile: str, progress: bool = True, toc: Path | None = None, n
     if jobs < 1:
         raise ParameterError(f"jobs must be >= 1, got {jobs}")
     stems = toc_chapters(toc) if toc else toc_chapters()
-    nbs = {s: read_notebook(notebooks / f"{s}.md") for s in stems}
     timings_path = executed / "_timings.json"
-    lanes, deps, readers = (book_plan(stems, nbs, _last_durations(timings_path, profile)) if jobs > 1
-                            else ([], {}, stems))
+    lanes, deps, readers = [], {}, stems
+    if jobs > 1:
+        nbs = {s: read_notebook(notebooks / f"{s}.md") for s in stems}
+        lanes, deps, readers = book_plan(stems, nbs, _last_durations(timings_path, profile))
     t0 = time.perf_counter()
     results: dict[str, Result] = {}
     label = ", ".join(f"{k}={v}" for k, v in params.items())
@@ -360,7 +362,7 @@ def execute_book(profile: str, progress: bool = True, toc: Path | None = None, n
             atomic_write_bytes(executed / f"{r.chapter}.ipynb", json.dumps(failure_page(r.chapter, r.error)).encode())
         # Written after each chapter so the reproducibility appendix sees those before it.
         atomic_write_json(timings_path, {
-            "profile": profile, "jobs": jobs, "lane_threads": 1 if lanes else None,
+            "profile": profile, "jobs": jobs, "lane_threads": int(LANE_ENV["LSKD_CPUS"]) if lanes else None,
             "wall_s": round(time.perf_counter() - t0, 1),
             "chapters": [{"chapter": x.chapter, "ok": x.ok, "wall_s": round(x.wall_s, 1), "error": x.error,
                           "does_not_apply": x.does_not_apply, "lane": x.chapter in deps}
