@@ -282,9 +282,18 @@ def main(argv: list[str] | None = None) -> int:
 
     a = parser().parse_args(argv)
     # TERM unwinds like Ctrl-C, so temporary folders and locks are released on the way out.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    # The exit it raises can be swallowed where it lands (inside a __del__ or a weakref
+    # callback, where Python only prints it): the flag still makes the command end in 143.
+    terminated = []
+
+    def on_term(*_):
+        terminated.append(True)
+        sys.exit(143)
+
+    signal.signal(signal.SIGTERM, on_term)
     try:
-        return a.func(a)
+        rc = a.func(a)
+        return 143 if terminated else rc
     except (DataError, ParameterError, ValueError, FileNotFoundError, ImportError, DamagedRun) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

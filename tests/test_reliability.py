@@ -442,3 +442,29 @@ def test_cpus_reads_the_lane_setting(monkeypatch):
         monkeypatch.setenv("LSKD_CPUS", bad)
         with pytest.raises(ValueError, match="LSKD_CPUS must be a whole number >= 1"):
             cpus()
+
+
+_SWALLOWED_TERM = """
+import os, signal, sys, time
+from lskd_core import cli
+
+class Dropped:
+    def __del__(self):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.2)  # the handler runs in here, where Python prints its exit and drops it
+
+def command(a):
+    Dropped()
+    return 0
+
+cli._cmd_runs_list = command
+sys.exit(cli.main(["runs", "list"]))
+"""
+
+
+def test_term_swallowed_inside_a_finalizer_still_ends_the_command_in_143(tmp_path):
+    """CI once saw a TERM'd `lskd run` exit 0: the exit raised by the handler had landed in a __del__."""
+    proc = subprocess.run([sys.executable, "-c", _SWALLOWED_TERM], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[1], env={**os.environ, "LSKD_CACHE": str(tmp_path)})
+    assert "Exception ignored" in proc.stderr  # the exit really was swallowed ...
+    assert proc.returncode == 143  # ... and the command still reports the signal
