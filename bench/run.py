@@ -44,9 +44,16 @@ from lskd_core.train import (TrainConfig, stream, load_data, lr_at, predict, top
                              train_students, train_teacher)
 
 
+def _sync() -> None:
+    if torch.cuda.is_available():  # GPU work is queued: a timing ends when the queue has run
+        torch.cuda.synchronize()
+
+
 def _timed(fn) -> float:
+    _sync()
     t0 = time.perf_counter()
     fn()
+    _sync()
     return time.perf_counter() - t0
 
 
@@ -137,28 +144,32 @@ def _stacked_step(net, optimizer, methods, x, y, t_out):
 
 def bench_batched(quick: bool, size: int = 4) -> dict:
     """One training step of ``size`` students: stacked (one vmapped forward, backward and
-    optimizer step, as the loop trains a sweep) against one after another on the same batch."""
+    optimizer step, as the loop trains a sweep) against one after another on the same batch.
+
+    On a GPU, the ``small`` profile's ResNet students too (the profile meant for one)."""
     from dataclasses import replace
 
     from lskd_core.loop import Stack
     from lskd_core.methods import KD, Outputs, total
     from lskd_core.profiles import get_profile
 
+    dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     out = {}
-    for prof in ("tiny", "base"):
+    for prof in ("tiny", "base") + (("small",) if dev.type == "cuda" else ()):
         cfg = replace(get_profile(prof).student, n_train=2048, n_test=256)
         tcfg = get_profile(prof).teacher
         data = load_data(cfg)
-        x, y = data.train.x[:cfg.batch_size], data.train.y[:cfg.batch_size]
-        teacher = build(tcfg.arch, 1, 10, tcfg.small_input).eval()
+        x, y = data.train.x[:cfg.batch_size].to(dev), data.train.y[:cfg.batch_size].to(dev)
+        teacher = build(tcfg.arch, 1, 10, tcfg.small_input).to(dev).eval()
         with torch.no_grad():
             t_out = Outputs(teacher(x))
         temps = [1.0, 2.0, 3.0, 64.0][:size] + [4.0] * max(0, size - 4)
         torch.manual_seed(0)
         models = [build(cfg.arch, 1, 10, cfg.small_input) for _ in temps]
         methods = [KD(t) for t in temps]
+        stack = Stack(models).to(dev)  # built on the CPU, then moved, as the loop does
+        models = [m.to(dev) for m in models]
         opts = [torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4) for m in models]
-        stack = Stack(models)
         sopt = torch.optim.SGD(stack.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
 
         def sequential():
@@ -186,7 +197,7 @@ def bench_batched(quick: bool, size: int = 4) -> dict:
         for _ in range(2):
             sequential(), batched()
         t_seq_cl, t_bat_cl = _alternate(many(sequential), many(batched), 3 if quick else 5)
-        out[prof] = {"students": len(temps), "arch": cfg.arch, "batch": cfg.batch_size, "fused": stack.fused,
+        out[prof] = {"device": str(dev), "students": len(temps), "arch": cfg.arch, "batch": cfg.batch_size, "fused": stack.fused,
                      "input": f"{x.shape[-2]}x{x.shape[-1]}", "sequential_ms_per_step": 1000 * t_seq / steps,
                      "batched_ms_per_step": 1000 * t_bat / steps, "speedup": t_seq / t_bat,
                      "channels_last_sequential_ms_per_step": 1000 * t_seq_cl / steps,
@@ -411,7 +422,7 @@ def main(argv=None) -> int:
         print(f"[{name}] {time.perf_counter() - t0:.0f} s: {json.dumps(out[name], default=float)}", flush=True)
     print("\nratios (measured side by side in this run)")
     for prof, b in out.get("batched", {}).items():
-        print(f"  batched vs sequential, {b['students']} {b['arch']} students ({prof}: {b['input']}, batch "
+        print(f"  batched vs sequential on {b['device']}, {b['students']} {b['arch']} students ({prof}: {b['input']}, batch "
               f"{b['batch']}): {b['speedup']:.2f}x faster per step ({b['sequential_ms_per_step']:.1f} -> "
               f"{b['batched_ms_per_step']:.1f} ms); with channels_last on both sides "
               f"{b['channels_last_speedup']:.2f}x ({b['channels_last_sequential_ms_per_step']:.1f} -> "

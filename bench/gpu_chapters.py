@@ -1,0 +1,167 @@
+"""Run chapters as plain scripts on a machine without the notebook stack (the lent GPU machine).
+
+    python bench/gpu_chapters.py prepare OUT_DIR           # here: chapters -> JSON (needs jupytext)
+    python bench/gpu_chapters.py execute OUT_DIR --profile small [--jobs 9] [--budget-s 540] [STEM ...]
+
+A reference profile's records are what its chapters compute under their
+default parameters. ``lskd book`` needs papermill, a kernel and myst-nb; the
+GPU machine has torch, pandas and matplotlib but none of those, and nothing can
+be installed there. So ``prepare`` writes each chapter's notebook as JSON, and
+``execute`` runs its code cells in one namespace per chapter, in a process of
+its own, with the profile injected after the cell tagged ``parameters`` (what
+papermill does). ``display`` and ``glue`` print; figures are closed unsaved.
+The chapters' own code saves the claim and analysis records to the run cache,
+from where ``lskd runs export --profile NAME`` copies them to ``results/``.
+
+Chapters that train the same runs wait on the cache's locks, so they may all
+start at once. ``--budget-s`` stops the chapters still running at that age
+(their finished runs stay in the cache; an unfinished one resumes from its last
+checkpoint when this is run again with the cache carried over).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import types
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TRAINING = ("01_ls_and_kd", "02_teachers", "03_student_grid", "04_penultimate", "05_diffusion",
+            "06_teacher_targets", "07_classwise_and_alpha", "12_feature_kd", "13_deviations")
+
+
+def prepare(out: Path) -> None:
+    import jupytext
+    import nbformat
+
+    out.mkdir(parents=True, exist_ok=True)
+    for md in sorted((ROOT / "notebooks").glob("*.md")):
+        (out / f"{md.stem}.json").write_text(nbformat.writes(jupytext.read(md)))
+    print(f"wrote {len(list(out.glob('*.json')))} chapters to {out}")
+
+
+class _Node(dict):
+    """What jupytext.read returns, as far as lskd_core reads it: attribute access to a notebook's keys."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError as exc:
+            raise AttributeError(name) from exc
+
+
+def _node(obj):
+    if isinstance(obj, dict):
+        return _Node({k: _node(v) for k, v in obj.items()})
+    if isinstance(obj, list):
+        return [_node(v) for v in obj]
+    return obj
+
+
+def _stub_modules(prepared: Path) -> None:
+    """jupytext (reading the prepared JSON), IPython.display and myst_nb, for what the chapters call."""
+
+    def read(path, *_, **__):
+        nb = json.loads((prepared / f"{Path(path).stem}.json").read_text())
+        for c in nb["cells"]:
+            c["source"] = "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+        return _node(nb)
+
+    def show(*objs, **_):
+        for o in objs:
+            print(o.to_string() if hasattr(o, "to_string") else getattr(o, "data", o), flush=True)
+
+    class Text:
+        def __init__(self, data):
+            self.data = data
+
+    jt = types.ModuleType("jupytext")
+    jt.read = read
+    ip, ipd = types.ModuleType("IPython"), types.ModuleType("IPython.display")
+    ipd.display, ipd.Markdown, ipd.HTML = show, Text, Text
+    # matplotlib asks IPython whether it runs in a shell, and which version it is
+    ip.display, ip.get_ipython, ip.version_info = ipd, lambda: None, (9, 0, 0)
+    mn = types.ModuleType("myst_nb")
+    mn.glue = lambda name, value, display=True: print(f"[glue] {name} = {getattr(value, 'data', value)}")
+    for name, mod in (("jupytext", jt), ("IPython", ip), ("IPython.display", ipd), ("myst_nb", mn)):
+        sys.modules.setdefault(name, mod)
+
+
+def run_one(prepared: Path, stem: str, profile: str) -> None:
+    _stub_modules(prepared)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    nb = json.loads((prepared / f"{stem}.json").read_text())
+    ns = {"__name__": "__main__", "display": sys.modules["IPython.display"].display}
+    os.chdir(ROOT / "notebooks")  # as papermill runs a chapter
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        src = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        exec(compile(src, f"<{stem}>", "exec"), ns)
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            ns["profile"] = profile
+        plt.close("all")
+
+
+def execute(prepared: Path, profile: str, stems: list[str], jobs: int, budget_s: float) -> int:
+    env = {**os.environ, "LSKD_PROGRESS": "0", "PYTHONUNBUFFERED": "1",
+           "LSKD_EXECUTED_DIR": str(Path(os.environ.get("TMPDIR", "/tmp")) / "lskd-executed")}
+    t0, pending, running, results = time.time(), list(stems), {}, {}
+    while pending or running:
+        while pending and len(running) < jobs:
+            stem = pending.pop(0)
+            log = open(Path(env["LSKD_EXECUTED_DIR"]).with_name(f"lskd-{stem}.log"), "w")
+            running[stem] = (subprocess.Popen([sys.executable, __file__, "_one", str(prepared), stem, profile],
+                                              env=env, stdout=log, stderr=subprocess.STDOUT), log, time.time())
+            print(f"[{time.time() - t0:6.0f} s] start {stem}", flush=True)
+        for stem, (proc, log, started) in list(running.items()):
+            if proc.poll() is None and time.time() - t0 > budget_s:
+                proc.send_signal(signal.SIGINT)  # like Ctrl-C: an unfinished run keeps its last checkpoint
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            if proc.poll() is not None:
+                log.close()
+                results[stem] = (proc.returncode, time.time() - started)
+                print(f"[{time.time() - t0:6.0f} s] end {stem}: rc {proc.returncode} after "
+                      f"{results[stem][1]:.0f} s", flush=True)
+                del running[stem]
+        time.sleep(1)
+    (Path(env["LSKD_EXECUTED_DIR"]).parent / "lskd-chapters.json").write_text(json.dumps(results, indent=1))
+    return 0 if all(rc == 0 for rc, _ in results.values()) else 1
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "_one":
+        run_one(Path(argv[1]), argv[2], argv[3])
+        return 0
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("action", choices=["prepare", "execute"])
+    p.add_argument("prepared", type=Path)
+    p.add_argument("stems", nargs="*", default=list(TRAINING))
+    p.add_argument("--profile", default="small")
+    p.add_argument("--jobs", type=int, default=len(TRAINING))
+    p.add_argument("--budget-s", type=float, default=float("inf"))
+    a = p.parse_args(argv)
+    if a.action == "prepare":
+        prepare(a.prepared)
+        return 0
+    Path(os.environ.get("TMPDIR", "/tmp"), "lskd-executed").mkdir(parents=True, exist_ok=True)
+    return execute(a.prepared, a.profile, a.stems, a.jobs, a.budget_s)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
