@@ -116,6 +116,7 @@ def run_one(prepared: Path, stem: str, profile: str) -> None:
 def execute(prepared: Path, profile: str, stems: list[str], jobs: int, budget_s: float) -> int:
     env = {**os.environ, "LSKD_PROGRESS": "0", "PYTHONUNBUFFERED": "1",
            "LSKD_EXECUTED_DIR": str(Path(os.environ.get("TMPDIR", "/tmp")) / "lskd-executed")}
+    prepared = prepared.resolve()  # each chapter runs in notebooks/
     t0, pending, running, results = time.time(), list(stems), {}, {}
     while pending or running:
         while pending and len(running) < jobs:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The grid of one profile (default `small`) on one GPU, through the `lskd train` CLI.
-# The profile's models are small enough to leave the GPU mostly idle, so the
+# Seed s trains its own teachers, as the chapters do. The profile's models are small enough to leave the GPU mostly idle, so the
 # independent (alpha, seed) sweeps run side by side as separate processes.
 # Every run checkpoints each epoch: run this again after an interruption.
 #   PROFILE=small SEEDS="0 1 2" bash bench/gpu_reference.sh
@@ -18,7 +18,7 @@ run_all() {  # run each argument line as a command in the background; fail if an
   return $rc
 }
 start=$(date +%s)
-for a in $ALPHAS; do echo "train teacher --profile $PROFILE --alpha $a"; done | run_all
+for a in $ALPHAS; do for s in $SEEDS; do echo "train teacher --profile $PROFILE --alpha $a --seed $s"; done; done | run_all
 echo "teachers: $(( $(date +%s) - start )) s"
 for a in $ALPHAS; do for s in $SEEDS; do echo "train students --profile $PROFILE --alpha $a --seed $s"; done; done | run_all
 echo "grid: $(( $(date +%s) - start )) s"

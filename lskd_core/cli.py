@@ -88,14 +88,18 @@ def _cmd_train(a: argparse.Namespace) -> int:
     over = {"data_root": a.data_root} if a.data_root else {}
     if a.amp:
         over["amp"] = a.amp
-    tcfg = teacher_config(prof, a.alpha, **over)
+    # Seed s distils from the teacher of seed s, as the chapters' grids do. Every seed's
+    # configs are built (and so checked) before anything trains.
+    seeds = a.seed or (prof.seeds[:1] if a.what == "teacher" else prof.seeds)
+    configs = {s: (teacher_config(prof, a.alpha, s, **over), student_config(prof, s, **over)) for s in seeds}
     if a.what == "teacher":
-        run = train_teacher(tcfg)
-        print(json.dumps({k: v for k, v in run.metrics().items() if k != "curves"}, indent=1))
+        for tcfg, _ in configs.values():
+            run = train_teacher(tcfg)
+            print(json.dumps({k: v for k, v in run.metrics().items() if k != "curves"}, indent=1))
         return 0
     temps = a.temperatures or prof.temperatures
-    for seed in a.seed or prof.seeds:
-        runs = train_students(tcfg, student_config(prof, seed, **over), temps, beta=a.beta)
+    for seed, (tcfg, scfg) in configs.items():
+        runs = train_students(tcfg, scfg, temps, beta=a.beta)
         for t, run in runs.items():
             m = run.metrics()
             print(f"seed={seed} T={t:g}: final top-1 {m['final_top1']:.2f}  best {m['best_top1']:.2f}  ({run.path.name})")

@@ -126,7 +126,7 @@ PROFILES: dict[str, Profile] = {
         TrainConfig(**_FM, arch="resnet_m", num_epochs=30),
         TrainConfig(**_FM, arch="resnet_s", num_epochs=30),
         seeds=(0, 1, 2), temperatures=(1.0, 2.0, 3.0, 64.0), hardware="one GPU or a many-core CPU",
-        expected_wall="17 minutes on one H100 (measured; bench/gpu_reference.sh); many hours on 2 CPU cores",
+        expected_wall="the student grid in about 14 minutes on one H100 (measured 2026-11-24); many hours on 2 CPU cores",
         description="Full Fashion-MNIST (60,000 / 10,000), larger ResNets, 3 seeds.",
         # Translation for one GPU (bench/gpu_nmt.sh): the whole gettext corpus and a 3-layer
         # Transformer. Not yet run: its runtime is unmeasured.

@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from lskd_core import cache
+from lskd_core.profiles import get_profile
 from lskd_core.train import TrainConfig, load_data, train_students, train_teacher
 
 T_CFG = TrainConfig(arch="convnet_m", n_train=300, n_test=200, num_epochs=2, batch_size=64)
@@ -468,3 +469,34 @@ def test_term_swallowed_inside_a_finalizer_still_ends_the_command_in_143(tmp_pat
                           cwd=Path(__file__).resolve().parents[1], env={**os.environ, "LSKD_CACHE": str(tmp_path)})
     assert "Exception ignored" in proc.stderr  # the exit really was swallowed ...
     assert proc.returncode == 143  # ... and the command still reports the signal
+
+
+def test_cli_students_of_seed_s_distil_from_the_teacher_of_seed_s(tmp_path, monkeypatch, capsys):
+    """`lskd train students --seed 1` must serve the chapters' grid, whose seed-1 students learn from the seed-1 teacher."""
+    from lskd_core.cli import main
+    from lskd_core.experiments import students
+
+    monkeypatch.setenv("LSKD_CACHE", str(tmp_path / "c"))
+    assert main(["train", "students", "--profile", "smoke", "--alpha", "0.1", "--seed", "1", "--temperatures", "2"]) == 0
+    teachers = [json.loads(p.read_text())["seed"] for p in (tmp_path / "c").glob("teacher-*/config.json")]
+    assert teachers == [1]
+    before = sorted(p.name for p in (tmp_path / "c").iterdir())
+    run = students("smoke", 0.1, [2.0], [1])[(1, 2.0)]  # the chapters' own call: served, nothing trains
+    assert run.path.name in before and sorted(p.name for p in (tmp_path / "c").iterdir()) == before
+
+
+@pytest.mark.slow
+def test_gpu_chapters_runs_a_chapter_as_a_script_and_it_saves_its_records(tmp_path):
+    """bench/gpu_chapters.py made the committed `small` records on a machine without papermill or myst-nb."""
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "LSKD_CACHE": str(tmp_path / "c"), "TMPDIR": str(tmp_path)}
+    subprocess.run([sys.executable, "bench/gpu_chapters.py", "prepare", str(tmp_path / "nb")], cwd=root, check=True,
+                   env=env, timeout=120)
+    proc = subprocess.run([sys.executable, "bench/gpu_chapters.py", "execute", str(tmp_path / "nb"), "02_teachers",
+                           "--profile", "smoke"], cwd=root, env=env, timeout=600, capture_output=True, text=True)
+    log = (tmp_path / "lskd-02_teachers.log").read_text()
+    assert proc.returncode == 0, log[-2000:]
+    assert "[glue] teacher_verdict" in log  # the chapter's computed prose went through the glue stand-in
+    record = json.loads((tmp_path / "c" / "records" / "smoke" / "02_teachers.json").read_text())
+    claims = json.loads((tmp_path / "c" / "claims" / "smoke" / "02_teachers.json").read_text())
+    assert len(record["runs"]) == 2 * len(get_profile("smoke").seeds) and claims["rows"]
