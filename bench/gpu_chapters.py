@@ -32,8 +32,9 @@ import types
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TRAINING = ("01_ls_and_kd", "02_teachers", "03_student_grid", "04_penultimate", "05_diffusion",
-            "06_teacher_targets", "07_classwise_and_alpha", "12_feature_kd", "13_deviations")
+sys.path.insert(0, str(ROOT))
+
+from lskd_core.notebook import chapter_needs, toc_chapters  # noqa: E402
 
 
 def prepare(out: Path) -> None:
@@ -64,14 +65,24 @@ def _node(obj):
     return obj
 
 
+def _load(prepared: Path, stem: str) -> _Node:
+    """A prepared chapter as jupytext.read gives it: each cell's source one string."""
+    nb = json.loads((prepared / f"{stem}.json").read_text())
+    for c in nb["cells"]:
+        c["source"] = "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+    return _node(nb)
+
+
+def image_chapters(prepared: Path) -> list[str]:
+    """The chapters of the book, in its order, that train image runs (those ``prof.require("image")``)."""
+    return [s for s in toc_chapters() if "image" in chapter_needs(_load(prepared, s))]
+
+
 def _stub_modules(prepared: Path) -> None:
     """jupytext (reading the prepared JSON), IPython.display and myst_nb, for what the chapters call."""
 
     def read(path, *_, **__):
-        nb = json.loads((prepared / f"{Path(path).stem}.json").read_text())
-        for c in nb["cells"]:
-            c["source"] = "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
-        return _node(nb)
+        return _load(prepared, Path(path).stem)
 
     def show(*objs, **_):
         for o in objs:
@@ -100,28 +111,29 @@ def run_one(prepared: Path, stem: str, profile: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    nb = json.loads((prepared / f"{stem}.json").read_text())
     ns = {"__name__": "__main__", "display": sys.modules["IPython.display"].display}
     os.chdir(ROOT / "notebooks")  # as papermill runs a chapter
-    for cell in nb["cells"]:
-        if cell["cell_type"] != "code":
+    for cell in _load(prepared, stem).cells:
+        if cell.cell_type != "code":
             continue
-        src = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
-        exec(compile(src, f"<{stem}>", "exec"), ns)
+        exec(compile(cell.source, f"<{stem}>", "exec"), ns)
         if "parameters" in cell.get("metadata", {}).get("tags", []):
             ns["profile"] = profile
         plt.close("all")
 
 
-def execute(prepared: Path, profile: str, stems: list[str], jobs: int, budget_s: float) -> int:
-    env = {**os.environ, "LSKD_PROGRESS": "0", "PYTHONUNBUFFERED": "1",
-           "LSKD_EXECUTED_DIR": str(Path(os.environ.get("TMPDIR", "/tmp")) / "lskd-executed")}
+def execute(prepared: Path, profile: str, stems: list[str], jobs: int | None, budget_s: float) -> int:
+    executed = Path(os.environ.get("TMPDIR", "/tmp")) / "lskd-executed"
+    executed.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "LSKD_PROGRESS": "0", "PYTHONUNBUFFERED": "1", "LSKD_EXECUTED_DIR": str(executed)}
     prepared = prepared.resolve()  # each chapter runs in notebooks/
+    stems = stems or image_chapters(prepared)
+    jobs = jobs or len(stems)
     t0, pending, running, results = time.time(), list(stems), {}, {}
     while pending or running:
         while pending and len(running) < jobs:
             stem = pending.pop(0)
-            log = open(Path(env["LSKD_EXECUTED_DIR"]).with_name(f"lskd-{stem}.log"), "w")
+            log = open(executed.with_name(f"lskd-{stem}.log"), "w")
             running[stem] = (subprocess.Popen([sys.executable, __file__, "_one", str(prepared), stem, profile],
                                               env=env, stdout=log, stderr=subprocess.STDOUT), log, time.time())
             print(f"[{time.time() - t0:6.0f} s] start {stem}", flush=True)
@@ -140,7 +152,7 @@ def execute(prepared: Path, profile: str, stems: list[str], jobs: int, budget_s:
                       f"{results[stem][1]:.0f} s", flush=True)
                 del running[stem]
         time.sleep(1)
-    (Path(env["LSKD_EXECUTED_DIR"]).parent / "lskd-chapters.json").write_text(json.dumps(results, indent=1))
+    (executed.parent / "lskd-chapters.json").write_text(json.dumps(results, indent=1))
     return 0 if all(rc == 0 for rc, _ in results.values()) else 1
 
 
@@ -152,15 +164,14 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("action", choices=["prepare", "execute"])
     p.add_argument("prepared", type=Path)
-    p.add_argument("stems", nargs="*", default=list(TRAINING))
+    p.add_argument("stems", nargs="*", help="default: every chapter that trains image runs")
     p.add_argument("--profile", default="small")
-    p.add_argument("--jobs", type=int, default=len(TRAINING))
+    p.add_argument("--jobs", type=int, help="chapters at once (default: all of them)")
     p.add_argument("--budget-s", type=float, default=float("inf"))
     a = p.parse_args(argv)
     if a.action == "prepare":
         prepare(a.prepared)
         return 0
-    Path(os.environ.get("TMPDIR", "/tmp"), "lskd-executed").mkdir(parents=True, exist_ok=True)
     return execute(a.prepared, a.profile, a.stems, a.jobs, a.budget_s)
 
 

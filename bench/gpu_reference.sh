@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The grid of one profile (default `small`) on one GPU, through the `lskd train` CLI.
-# Seed s trains its own teachers, as the chapters do. The profile's models are small enough to leave the GPU mostly idle, so the
-# independent (alpha, seed) sweeps run side by side as separate processes.
+# Seed s trains its own teachers, as the chapters do. The profile's models are
+# small enough to leave the GPU mostly idle, so the independent (alpha, seed)
+# sweeps run side by side as separate processes.
 # Every run checkpoints each epoch: run this again after an interruption.
 #   PROFILE=small SEEDS="0 1 2" bash bench/gpu_reference.sh
 set -euo pipefail

@@ -86,7 +86,7 @@ def execute(source: Path, parameters: dict[str, Any] | None = None, output: Path
     defaults = declared_parameters(nb)
     params = dict(parameters or {})
     validate({**defaults, **params}, allowed=set(defaults))
-    _check_data(_needs(nb), {**defaults, **params})
+    _check_data(chapter_needs(nb), {**defaults, **params})
     output = Path(output) if output else EXECUTED / f"{source.stem}.ipynb"
     _check_writable(output)
     from .cache import cache_root
@@ -123,7 +123,7 @@ def execute(source: Path, parameters: dict[str, Any] | None = None, output: Path
     return Result(source.stem, True, time.perf_counter() - t0, output)
 
 
-def _needs(nb) -> set[str]:
+def chapter_needs(nb) -> set[str]:
     """What a chapter needs of its profile, as it declares with ``prof.require(...)``: "image", "translation"."""
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     return {need for need in ("image", "translation") if f'prof.require("{need}")' in code}
@@ -297,7 +297,7 @@ def book_plan(stems: list[str], nbs: dict[str, Any], durations: dict[str, float]
     train nothing read what the others wrote (the ledger, the timings) and run last, in order.
     """
     durations = durations or {}
-    needs = {s: _needs(nbs[s]) for s in stems}
+    needs = {s: chapter_needs(nbs[s]) for s in stems}
     train = [s for s in stems if needs[s]]
     deps = {s: set(chapter_after(nbs[s])) & set(train) for s in train}
     waiting_on = {s: sum(s in d for d in deps.values()) for s in train}
