@@ -304,6 +304,77 @@ def bench_levers(quick: bool) -> dict:
     return out
 
 
+def bench_layout(quick: bool) -> dict:
+    """Inference of channels_last batches (how the CPU profiles feed models) by a model whose weights are
+    NCHW, as a freshly loaded model's are, against the same model in channels_last: the sweep's teacher
+    forward and a chapter's ``predict`` over the test split."""
+    from dataclasses import replace
+
+    from lskd_core.profiles import get_profile
+
+    prof = get_profile("tiny")
+    cfg = replace(prof.teacher, n_train=512, n_test=2000 if quick else 10000)
+    data = load_data(cfg)
+    x = data.train.x[:prof.student.batch_size].contiguous(memory_format=torch.channels_last)
+    nchw = build(cfg.arch, 1, 10, cfg.small_input).eval()
+    cl = build(cfg.arch, 1, 10, cfg.small_input).eval()
+    cl.load_state_dict(nchw.state_dict())
+    cl.to(memory_format=torch.channels_last)
+
+    def forward(model):
+        def go():
+            with torch.no_grad():
+                for _ in range(5 if quick else 20):
+                    model(x)
+        return go
+
+    def predict_nchw():  # what predict did before it set the layout: only the input was converted
+        with torch.no_grad():
+            for i in range(0, len(data.test.y), 512):
+                nchw(data.test.x[i:i + 512].contiguous(memory_format=torch.channels_last))
+
+    for _ in range(2):
+        forward(nchw)(), forward(cl)()
+    t_nchw, t_cl = _alternate(forward(nchw), forward(cl), 3 if quick else 5)
+    p_nchw, p_cl = _alternate(predict_nchw, lambda: predict(cl, data.test, cfg), 3 if quick else 5)
+    return {"model": f"{cfg.arch} teacher, {x.shape[-1]}px", "teacher_forward_nchw_over_channels_last": t_nchw / t_cl,
+            "predict_nchw_over_channels_last": p_nchw / p_cl, "test_images": len(data.test.y)}
+
+
+def bench_table(quick: bool) -> dict:
+    """A tiny sweep of 4 students (no augmentation) reading the teacher's logits from the table computed
+    once, against running the teacher at every step (what it replaced), side by side."""
+    from dataclasses import replace
+
+    from lskd_core import loop
+    from lskd_core.profiles import get_profile
+
+    prof = get_profile("tiny")
+    n = 6000 if quick else 20000
+    tcfg = replace(prof.teacher, n_train=n, n_test=1000, num_epochs=1)
+    scfg = replace(prof.student, n_train=n, n_test=1000, num_epochs=2)
+    _fresh_cache()
+    train_teacher(tcfg, progress=False)
+    teacher_cache = os.environ["LSKD_CACHE"]
+    table = loop._Training.teacher_table
+
+    def sweep(use_table: bool):
+        def go():
+            os.environ["LSKD_CACHE"] = tempfile.mkdtemp(dir=teacher_cache)
+            _link_teacher(teacher_cache)
+            loop._Training.teacher_table = table if use_table else (lambda self, split: None)
+            try:
+                train_students(tcfg, scfg, [1.0, 2.0, 3.0, 64.0], progress=False)
+            finally:
+                loop._Training.teacher_table = table
+        return go
+
+    sweep(True)()
+    t_step, t_table = _alternate(sweep(False), sweep(True), 2 if quick else 3)
+    return {"config": f"4 {scfg.arch} students, {n} images, {scfg.num_epochs} epochs", "per_step_s": t_step,
+            "table_s": t_table, "per_step_over_table": t_step / t_table}
+
+
 def bench_compile(quick: bool) -> dict:
     """``torch.compile`` (inductor, CPU) of the tiny profile's batched sweep against eager, per step."""
     from dataclasses import replace
@@ -406,7 +477,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="smaller sizes (CI smoke); ratios are noisier")
     p.add_argument("--json", help="also write the results here")
-    p.add_argument("--only", nargs="+", choices=["batched", "sweep", "loop", "eta", "gpu", "levers", "compile"],
+    p.add_argument("--only", nargs="+", choices=["batched", "sweep", "loop", "eta", "gpu", "levers", "layout", "table", "compile"],
                    help="run only these benchmarks")
     a = p.parse_args(argv)
     torch.set_num_threads(int(os.environ.get("LSKD_THREADS", torch.get_num_threads())))
@@ -414,7 +485,9 @@ def main(argv=None) -> int:
                       f"torch {torch.__version__}", "quick": a.quick, "date": time.strftime("%Y-%m-%d %H:%M")}
     for name, fn in (("batched", lambda: bench_batched(a.quick)), ("sweep", lambda: bench_sweep(a.quick)), ("loop", lambda: bench_loop(a.quick)),
                      ("eta", lambda: bench_eta(a.quick)), ("gpu", bench_gpu),
-                     ("levers", lambda: bench_levers(a.quick)), ("compile", lambda: bench_compile(a.quick))):
+                     ("levers", lambda: bench_levers(a.quick)), ("layout", lambda: bench_layout(a.quick)),
+                     ("table", lambda: bench_table(a.quick)),
+                     ("compile", lambda: bench_compile(a.quick))):
         if a.only and name not in a.only:
             continue
         t0 = time.perf_counter()
@@ -444,6 +517,15 @@ def main(argv=None) -> int:
         for k, v in lv.items():
             if k != "config":
                 print(f"    {k}: {v:.2f}")
+    if "layout" in out:
+        lo = out["layout"]
+        print(f"  NCHW weights on channels_last batches vs channels_last weights ({lo['model']}): teacher forward "
+              f"{lo['teacher_forward_nchw_over_channels_last']:.2f}x slower, predict over {lo['test_images']:,} test "
+              f"images {lo['predict_nchw_over_channels_last']:.2f}x slower")
+    if "table" in out:
+        tb = out["table"]
+        print(f"  teacher's logits from a table computed once vs a teacher forward per step ({tb['config']}): "
+              f"{tb['per_step_over_table']:.2f}x ({tb['per_step_s']:.1f} -> {tb['table_s']:.1f} s)")
     if "compile" in out:
         c = out["compile"]
         print(f"  torch.compile (CPU, inductor) of the tiny batched sweep: {c['compiled_speedup']:.2f}x per step "

@@ -173,12 +173,7 @@ def batches(split, cfg: TrainConfig, epoch: int, train: bool,
     """
     r, world = shard
     if isinstance(split, TensorSplit):
-        n = len(split.y)
-        order = torch.randperm(n, generator=stream(cfg.seed, epoch, 0)) if train else torch.arange(n)
-        for b, start in enumerate(range(0, n, cfg.batch_size)):
-            idx = order[start: start + cfg.batch_size]
-            if len(idx) < world:  # a rank would get no rows; DDP needs every rank in every step
-                continue
+        for b, idx in batch_rows(len(split.y), cfg, epoch, train, world):
             x = split.x[idx]
             if train and cfg.augment:
                 x = augment_batch(x, split.pad, stream(cfg.seed, epoch, b + 1))
@@ -204,6 +199,15 @@ def batches(split, cfg: TrainConfig, epoch: int, train: bool,
         pin_memory=torch.cuda.is_available(), persistent_workers=False)
     for x, y in loader:
         yield x, y, len(y) * (world if sampler else 1)
+
+
+def batch_rows(n: int, cfg: TrainConfig, epoch: int, train: bool, world: int = 1) -> Iterator[tuple[int, Tensor]]:
+    """``(b, rows)``: the rows of an in-memory split that global batch ``b`` holds, as ``batches`` draws them."""
+    order = torch.randperm(n, generator=stream(cfg.seed, epoch, 0)) if train else torch.arange(n)
+    for b, start in enumerate(range(0, n, cfg.batch_size)):
+        idx = order[start: start + cfg.batch_size]
+        if len(idx) >= world:  # else a rank would get no rows; DDP needs every rank in every step
+            yield b, idx
 
 
 def num_batches(split, cfg: TrainConfig) -> int:

@@ -4,7 +4,8 @@ A *member* is one model and the method (``lskd_core.methods``) that turns its
 outputs into loss parts. A teacher run has one member; a student sweep has
 one member per temperature, all fed by the same batches and augmentations
 and by one teacher forward per batch (a paired design that is cheaper and
-lowers the variance between temperatures). The members train as one
+lowers the variance between temperatures); without augmentation the
+teacher's logits are computed once for every row instead. The members train as one
 ``lskd_core.batched.Stack``. The loop checkpoints atomically at epoch ends,
 so a killed run resumes bitwise; ``run_record`` turns a member into the
 record a finished run keeps.
@@ -23,7 +24,7 @@ from tqdm import tqdm
 
 from . import cache, dist, feature_kd
 from .batched import Stack
-from .config import TrainConfig, batches, lr_at, num_batches, stream, validate_world
+from .config import TrainConfig, batch_rows, batches, lr_at, num_batches, stream, validate_world
 from .data.prepared import TensorSplit
 from .io import atomic_torch_save, load_checkpoint
 from .methods import Method, Outputs, total
@@ -74,6 +75,10 @@ def predict(model: nn.Module, split, cfg: TrainConfig | None = None, features: b
     cfg = replace(cfg or TrainConfig(), batch_size=batch_size)
     device = next(model.parameters()).device
     model.eval()
+    if cfg.channels_last:
+        # Weights in the input's layout: a channels_last input through NCHW weights takes
+        # the slow mixed-layout kernels (2.2x slower on 2 cores, bench/run.py --only layout).
+        model.to(memory_format=torch.channels_last)
     logits, labels, feats = [], [], []
     for x, y, _ in batches(split, cfg, 0, train=False):
         x = x.to(device)
@@ -167,6 +172,9 @@ class _Training:
             dev = self.device
             self.net = DistributedDataParallel(self.stack, device_ids=[dev.index] if dev.type == "cuda" else None)
         self.teacher = teacher.to(self.device).eval() if teacher is not None else None
+        if self.teacher is not None and cfg.channels_last:  # the layout of the batches it reads (see predict)
+            self.teacher.to(memory_format=torch.channels_last)
+        self._table: Tensor | None = None
 
     def resume(self, path) -> tuple[int, float]:
         """Load a killed run's last finished epoch; returns the epoch to start at and the wall time so far."""
@@ -192,6 +200,9 @@ class _Training:
         steps = num_batches(split, cfg)
         # Before a switch (ce_then_kd) no member reads the teacher; skip its forward.
         use_teacher = self.teacher is not None and any(m.method.uses_teacher(epoch) for m in members)
+        table = self.teacher_table(split) if use_teacher else None
+        rows = (idx[self.rank::self.world] for _, idx in batch_rows(len(split.y), cfg, epoch, True, self.world)) \
+            if table is not None else None
         for b, (x, y, n_global) in enumerate(batches(split, cfg, epoch, True, (self.rank, self.world))):
             x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
             if cfg.channels_last:
@@ -199,7 +210,10 @@ class _Training:
             for g in self.optimizer.param_groups:
                 g["lr"] = lr_at(cfg, epoch + b / steps)
             with _autocast(cfg, dev):
-                t_out = _teacher_outputs(self.teacher, x, self.features) if use_teacher else None
+                if table is not None:
+                    t_out = Outputs(table[next(rows)])
+                else:
+                    t_out = _teacher_outputs(self.teacher, x, self.features) if use_teacher else None
                 z, feats = self.net(x, features=self.features)
                 parts = [m.method(Outputs(z[i].float(), [f[i] for f in feats] if self.features else None),
                                   y, t_out, epoch) for i, m in enumerate(members)]
@@ -222,6 +236,22 @@ class _Training:
                         sums[i][k] = sums[i].get(k, 0.0) + v.detach().double() * len(y)
             bar.update(1)
         return sums
+
+    def teacher_table(self, split) -> Tensor | None:
+        """The teacher's logits for every training row, when a row's input is the same every epoch.
+
+        Without augmentation the teacher, fixed and in eval mode, gives each
+        row the same logits in every epoch, so they are computed once, in one
+        pass, and each step reads its rows' logits instead of running the
+        teacher (a sixth of a tiny sweep's step). Feature distillation reads the
+        teacher's stage features as well, too large to keep, and runs it per step.
+        """
+        if self.features or self.cfg.augment or not isinstance(split, TensorSplit):
+            return None
+        if self._table is None:
+            self._table = predict(self.teacher, split, self.cfg, batch_size=max(self.cfg.batch_size, 512))[0]
+            self._table = self._table.to(self.device)
+        return self._table
 
     def log_epoch(self, epoch: int, sums: list[dict[str, Tensor]], data) -> None:
         """Append the epoch's training losses (over all ranks) and test accuracy to each member's curves."""

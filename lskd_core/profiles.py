@@ -98,12 +98,14 @@ PROFILES: dict[str, Profile] = {
         "tiny",
         # Batch 512 (lr scaled to 0.4) trains the lone teacher 20 % faster at the same accuracy
         # (90.12 % against 90.10 %, measured); the students' fused sweep gains nothing from it.
-        TrainConfig(**{**_CPU, "batch_size": 512, "lr": 0.4}, arch="convnet3_m", downsample=2, num_epochs=10),
+        # 12 epochs, not 10: at 10, two of the nine teachers of a cold build ended 0.01-0.03 points
+        # under 90 % (2026-11-24); the same two reached 90.41 % and 90.11 % at 12.
+        TrainConfig(**{**_CPU, "batch_size": 512, "lr": 0.4}, arch="convnet3_m", downsample=2, num_epochs=12),
         TrainConfig(**_CPU, arch="convnet3_s", downsample=2, num_epochs=4),
         seeds=(0, 1, 2), temperatures=(1.0, 2.0, 3.0, 64.0), hardware="2 CPU cores",
         expected_wall="the whole book in about 23 minutes (22 min 48 s measured cold, 2026-11-24)",
         description="All of Fashion-MNIST (60,000 train / 10,000 test) pooled to 14x14, a 16-32-64 CNN teacher "
-                    "(10 epochs) and an 8-16-32 CNN student (4 epochs), one-cycle SGD, channels_last.",
+                    "(12 epochs) and an 8-16-32 CNN student (4 epochs), one-cycle SGD, channels_last.",
         # Translation sized for the book's CPU budget: 2 teachers and 6 students (T = 1, 3, 64), all
         # 3 epochs, in about a minute and a half. BLEU stays near zero at this size; chapter 11 says
         # so and reports chrF beside it.

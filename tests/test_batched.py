@@ -142,6 +142,29 @@ def test_batched_sweep_equals_solo_students(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("variant", [{}, {"kd_from_epoch": 1}])
+def test_teacher_table_stands_in_for_the_teacher_forward(tmp_path, monkeypatch, variant):
+    """Without augmentation students read the teacher's logits from a table computed once; the
+    students equal those of a teacher run at every step, and the teacher runs once, not per step."""
+    from lskd_core import loop
+
+    scfg = replace(S_CFG, augment=False)
+    calls = []
+    per_step = loop._teacher_outputs
+    monkeypatch.setattr(loop, "_teacher_outputs", lambda *a: calls.append(1) or per_step(*a))
+    monkeypatch.setenv("LSKD_CACHE", str(tmp_path / "table"))
+    table = train_students(T_CFG, scfg, [1, 4], progress=False, **variant)
+    assert calls == []  # no teacher forward inside the steps
+    monkeypatch.setattr(loop._Training, "teacher_table", lambda self, split: None)
+    monkeypatch.setenv("LSKD_CACHE", str(tmp_path / "per_step"))
+    stepped = train_students(T_CFG, scfg, [1, 4], progress=False, **variant)
+    kd_epochs = S_CFG.num_epochs - variant.get("kd_from_epoch", 0)
+    assert len(calls) == kd_epochs * -(-S_CFG.n_train // S_CFG.batch_size)  # the path it stands in for
+    for t in (1.0, 4.0):
+        _close(stepped[t], table[t])
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", [{"feature_weight": 1e-3}, {"kd_from_epoch": 1}])
 def test_batched_variants_equal_solo_students(tmp_path, monkeypatch, variant):
     monkeypatch.setenv("LSKD_CACHE", str(tmp_path / "sweep"))

@@ -286,19 +286,22 @@ import os, sys, torch
 torch.set_num_threads(1)
 from lskd_core.train import TrainConfig, train_students
 t = TrainConfig(arch="convnet_m", n_train=300, n_test=200, num_epochs=3, batch_size=64)
-s = TrainConfig(arch="convnet_s", n_train=300, n_test=200, num_epochs=4, batch_size=32)
+s = TrainConfig(arch="convnet_s", n_train=300, n_test=200, num_epochs=4, batch_size=32,
+                augment=os.environ["AUGMENT"] == "1")
 train_students(t, s, [1, 4], progress=False)
 """
 
 
 @pytest.mark.slow
-def test_kill_dash_9_at_random_instants_then_resume_equals_uninterrupted(tmp_path, monkeypatch):
+@pytest.mark.parametrize("augment", [True, False])  # without it the students read the teacher's table
+def test_kill_dash_9_at_random_instants_then_resume_equals_uninterrupted(tmp_path, monkeypatch, augment):
     """Kills land anywhere: in start-up, mid-epoch, mid-checkpoint-write, while finishing runs."""
     import random
     import signal
 
     rng = random.Random(1234)  # fixed: the test itself must be reproducible
-    env = {**os.environ, "LSKD_CACHE": str(tmp_path / "killed"), "LSKD_CHECKPOINT_SECONDS": "0"}
+    env = {**os.environ, "LSKD_CACHE": str(tmp_path / "killed"), "LSKD_CHECKPOINT_SECONDS": "0",
+           "AUGMENT": str(int(augment))}
     kills = 0
     for attempt in range(8):  # eight lives, each cut at a random instant; then one that may finish
         proc = subprocess.Popen([sys.executable, "-c", _KILLABLE], env=env)
@@ -316,7 +319,7 @@ def test_kill_dash_9_at_random_instants_then_resume_equals_uninterrupted(tmp_pat
     assert kills >= 3, "the random instants should interrupt the run several times"
     monkeypatch.setenv("LSKD_CACHE", str(tmp_path / "killed"))
     t = TrainConfig(arch="convnet_m", n_train=300, n_test=200, num_epochs=3, batch_size=64)
-    s = TrainConfig(arch="convnet_s", n_train=300, n_test=200, num_epochs=4, batch_size=32)
+    s = TrainConfig(arch="convnet_s", n_train=300, n_test=200, num_epochs=4, batch_size=32, augment=augment)
     resumed = train_students(t, s, [1, 4], progress=False)  # served from the cache
     monkeypatch.setenv("LSKD_CACHE", str(tmp_path / "straight"))
     straight = train_students(t, s, [1, 4], progress=False)

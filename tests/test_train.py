@@ -164,3 +164,34 @@ def test_channels_last_trains_to_the_same_model(tmp_path, monkeypatch):
     for k in sa:
         torch.testing.assert_close(sb[k].float(), sa[k].float(), rtol=1e-3, atol=1e-4)
     assert b.metrics()["curves"]["train_loss"] == pytest.approx(a.metrics()["curves"]["train_loss"], rel=1e-4)
+
+
+def test_predict_runs_a_loaded_model_in_the_layout_of_its_batches():
+    # A loaded model has NCHW weights; channels_last batches through them take slow mixed-layout
+    # kernels. predict puts the weights in the batches' layout, and the outputs must not change.
+    from lskd_core.data.prepared import TensorSplit
+    from lskd_core.loop import predict
+    from lskd_core.models import build
+
+    torch.manual_seed(0)
+    model = build("convnet3_m", 1, 10, True).eval()
+    split = TensorSplit(torch.randn(70, 1, 14, 14), torch.randint(0, 10, (70,)), tuple("abcdefghij"), 0)
+    with torch.no_grad():
+        expected = model(split.x)  # NCHW throughout: an independent reference
+    logits, labels, feats = predict(model, split, replace(T_CFG, channels_last=True), features=True, batch_size=32)
+    conv = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)][-1]  # C > 1: unambiguous
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(logits, expected, rtol=1e-5, atol=1e-5)
+    assert torch.equal(labels, split.y) and feats.shape[0] == 70
+
+
+def test_sweep_teacher_reads_batches_in_their_layout():
+    from lskd_core.loop import Member, _Training
+    from lskd_core.methods import KD
+    from lskd_core.models import build
+
+    for channels_last in (True, False):
+        teacher, student = build("convnet3_m", 1, 10, True), build("convnet3_s", 1, 10, True)
+        run = _Training([Member("T=1", student, KD(1.0))], replace(S_CFG, channels_last=channels_last), teacher)
+        conv = [m for m in run.teacher.modules() if isinstance(m, torch.nn.Conv2d)][-1]  # C > 1: unambiguous
+        assert conv.weight.is_contiguous(memory_format=torch.channels_last) is channels_last
