@@ -103,7 +103,7 @@ PROFILES: dict[str, Profile] = {
         TrainConfig(**{**_CPU, "batch_size": 512, "lr": 0.4}, arch="convnet3_m", downsample=2, num_epochs=12),
         TrainConfig(**_CPU, arch="convnet3_s", downsample=2, num_epochs=4),
         seeds=(0, 1, 2), temperatures=(1.0, 2.0, 3.0, 64.0), hardware="2 CPU cores",
-        expected_wall="the whole book in about 23 minutes (22 min 48 s measured cold, 2026-11-24)",
+        expected_wall="the whole book in about 18 minutes (18 min 4 s measured cold, 2026-11-24)",
         description="All of Fashion-MNIST (60,000 train / 10,000 test) pooled to 14x14, a 16-32-64 CNN teacher "
                     "(12 epochs) and an 8-16-32 CNN student (4 epochs), one-cycle SGD, channels_last.",
         # Translation sized for the book's CPU budget: 2 teachers and 6 students (T = 1, 3, 64), all
