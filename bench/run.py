@@ -328,7 +328,7 @@ def bench_layout(quick: bool) -> dict:
                     model(x)
         return go
 
-    def predict_nchw():  # what predict did before it set the layout: only the input was converted
+    def predict_nchw():  # predict on a loaded model before load_model set its layout: only the input was converted
         with torch.no_grad():
             for i in range(0, len(data.test.y), 512):
                 nchw(data.test.x[i:i + 512].contiguous(memory_format=torch.channels_last))

@@ -75,10 +75,6 @@ def predict(model: nn.Module, split, cfg: TrainConfig | None = None, features: b
     cfg = replace(cfg or TrainConfig(), batch_size=batch_size)
     device = next(model.parameters()).device
     model.eval()
-    if cfg.channels_last:
-        # Weights in the input's layout: a channels_last input through NCHW weights takes
-        # the slow mixed-layout kernels (2.2x slower on 2 cores, bench/run.py --only layout).
-        model.to(memory_format=torch.channels_last)
     logits, labels, feats = [], [], []
     for x, y, _ in batches(split, cfg, 0, train=False):
         x = x.to(device)
@@ -172,7 +168,7 @@ class _Training:
             dev = self.device
             self.net = DistributedDataParallel(self.stack, device_ids=[dev.index] if dev.type == "cuda" else None)
         self.teacher = teacher.to(self.device).eval() if teacher is not None else None
-        if self.teacher is not None and cfg.channels_last:  # the layout of the batches it reads (see predict)
+        if self.teacher is not None and cfg.channels_last:  # the layout of the batches it reads (see load_model)
             self.teacher.to(memory_format=torch.channels_last)
         self._table: Tensor | None = None
 

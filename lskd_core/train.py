@@ -171,8 +171,7 @@ def _train_sweep(teacher_cfg: TrainConfig, student_cfg: TrainConfig, teacher_run
                  runs: dict[float, cache.Run], conf_for, work: cache.Run, beta: float, feature_weight: float,
                  kd_from_epoch: int, progress: bool) -> None:
     data = load_data(student_cfg)
-    teacher = build(teacher_cfg.arch, data.in_channels, data.num_classes, teacher_cfg.small_input)
-    teacher.load_state_dict(teacher_run.state_dict())
+    teacher = load_model(teacher_run, data)
     probe = data.train.x[:2] if isinstance(data.train, TensorSplit) else data.train[0][0][None].repeat(2, 1, 1, 1)
     members = []
     for t in todo:
@@ -207,4 +206,8 @@ def load_model(run: cache.Run, data: Data | None = None) -> Classifier:
     data = data or load_data(cfg)
     model = build(cfg.arch, data.in_channels, data.num_classes, cfg.small_input)
     model.load_state_dict(run.state_dict())
+    if cfg.channels_last:
+        # The weights in the layout of the batches the run's config makes: a channels_last input
+        # through NCHW weights takes the slow mixed-layout kernels (2.2x, bench/run.py --only layout).
+        model.to(memory_format=torch.channels_last)
     return model.eval()

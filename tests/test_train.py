@@ -166,23 +166,47 @@ def test_channels_last_trains_to_the_same_model(tmp_path, monkeypatch):
     assert b.metrics()["curves"]["train_loss"] == pytest.approx(a.metrics()["curves"]["train_loss"], rel=1e-4)
 
 
-def test_predict_runs_a_loaded_model_in_the_layout_of_its_batches():
-    # A loaded model has NCHW weights; channels_last batches through them take slow mixed-layout
-    # kernels. predict puts the weights in the batches' layout, and the outputs must not change.
+@pytest.mark.slow
+def test_a_loaded_model_is_in_the_layout_of_its_batches(tmp_path, monkeypatch):
+    # A model built from a checkpoint has NCHW weights; channels_last batches through them take
+    # slow mixed-layout kernels. load_model puts the weights in the layout the run's config feeds,
+    # and predict's outputs must not change.
+    from lskd_core.loop import predict
+    from lskd_core.train import load_data, load_model
+
+    _fresh_cache(monkeypatch, tmp_path, "cl")
+    cfg = replace(T_CFG, num_epochs=1, channels_last=True)
+    run = train_teacher(cfg, progress=False)
+    data = load_data(cfg)
+    model = load_model(run, data)
+    conv = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)][-1]  # C > 1: unambiguous
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    reference = load_model(run, data).to(memory_format=torch.contiguous_format)
+    with torch.no_grad():
+        expected = reference(data.test.x)  # NCHW throughout: an independent reference
+    logits, labels, feats = predict(model, data.test, cfg, features=True, batch_size=32)
+    torch.testing.assert_close(logits, expected, rtol=1e-5, atol=1e-5)
+    assert torch.equal(labels, data.test.y) and feats.shape[0] == len(data.test.y)
+
+
+def test_predict_evaluates_an_unfused_stack_under_channels_last(monkeypatch):
+    # The loop evaluates its Stack with predict every epoch; a stack that could not be fused holds
+    # 5-D stacked weights, which have no channels_last layout, so predict must leave layouts alone.
+    from lskd_core import batched
     from lskd_core.data.prepared import TensorSplit
     from lskd_core.loop import predict
     from lskd_core.models import build
 
+    monkeypatch.setattr(batched, "_fuse", lambda models: None)
     torch.manual_seed(0)
-    model = build("convnet3_m", 1, 10, True).eval()
-    split = TensorSplit(torch.randn(70, 1, 14, 14), torch.randint(0, 10, (70,)), tuple("abcdefghij"), 0)
+    models = [build("convnet3_s", 1, 10, True).eval() for _ in range(2)]
+    stack = batched.Stack(models)
+    split = TensorSplit(torch.randn(40, 1, 14, 14), torch.randint(0, 10, (40,)), tuple("abcdefghij"), 0)
+    logits, labels, _ = predict(stack, split, replace(S_CFG, channels_last=True), batch_size=16)
     with torch.no_grad():
-        expected = model(split.x)  # NCHW throughout: an independent reference
-    logits, labels, feats = predict(model, split, replace(T_CFG, channels_last=True), features=True, batch_size=32)
-    conv = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)][-1]  # C > 1: unambiguous
-    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+        expected = torch.stack([m(split.x) for m in models])
     torch.testing.assert_close(logits, expected, rtol=1e-5, atol=1e-5)
-    assert torch.equal(labels, split.y) and feats.shape[0] == 70
+    assert torch.equal(labels, split.y)
 
 
 def test_sweep_teacher_reads_batches_in_their_layout():
