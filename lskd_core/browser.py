@@ -118,12 +118,17 @@ def stylesheet_problems(html_dir: Path) -> list[str]:
 
 
 def check_book(html_dir: Path, screenshots: bool = True) -> list[PageReport]:
+    html_dir = Path(html_dir)
+    if not html_dir.is_dir():
+        raise FileNotFoundError(f"{html_dir} is not a folder; build the book first (make book, or jupyter-book build)")
+    pages = book_pages(html_dir)
+    if not pages:
+        raise FileNotFoundError(f"{html_dir} holds no HTML pages; build the book first")
     browser = chromium()
     if browser is None:
         raise FileNotFoundError("no Chromium found; `make setup` installs Debian's chromium package")
-    html_dir = Path(html_dir)
     shots = html_dir / "_screenshots" if screenshots else None
-    reports = [check_page(browser, p, html_dir, shots) for p in book_pages(html_dir)]
+    reports = [check_page(browser, p, html_dir, shots) for p in pages]
     if shots is not None:
         items = "".join(f'<li><a href="{r.screenshot.name}">{html_lib.escape(r.page)}</a>'
                         f'{" &mdash; " + html_lib.escape("; ".join(r.problems)) if r.problems else ""}</li>'

@@ -38,7 +38,9 @@ SOURCES: dict[str, tuple[str, ...]] = {
 def cache_root() -> Path:
     # Absolute, so that a kernel started in notebooks/ and the shell that
     # started it agree on one cache for a relative LSKD_CACHE.
-    return Path(os.environ.get("LSKD_CACHE", PACKAGE_DIR.parent / "runs")).expanduser().absolute()
+    from .settings import cache_dir
+
+    return cache_dir(PACKAGE_DIR.parent / "runs").expanduser().absolute()
 
 
 def code_version(family: str = "image") -> str:
@@ -114,19 +116,19 @@ class Run:
             return f"metrics.json is unreadable: {exc}"
         if not isinstance(metrics, dict) or "kind" not in metrics or "final_top1" not in metrics:
             return "metrics.json holds no finished-run record"
-        sums = metrics.get("files_sha256") or {}
-        for name in ("model.pt", "config.json"):
+        sums = metrics.get("files_sha256")
+        if not isinstance(sums, dict):
+            return "metrics.json carries no checksums (written before they existed, or edited)"
+        if metrics.get("record_sha256") != record_digest(metrics):
+            return "metrics.json was edited after the run finished (its record_sha256 does not match)"
+        for name in RUN_FILES:
             f = self.path / name
+            if name not in sums:
+                return f"metrics.json has no checksum for {name}"
             if not f.is_file():
                 return f"{name} is missing"
-            if name in sums and file_sha256(f) != sums[name]:
+            if file_sha256(f) != sums[name]:
                 return f"{name} does not match the SHA-256 in metrics.json"
-        if not sums:  # runs written before checksums existed: at least the files must parse
-            try:
-                json.loads((self.path / "config.json").read_text())
-                load_checkpoint(self.path / "model.pt")
-            except Exception as exc:  # noqa: BLE001 - any failure to load is damage
-                return f"model.pt or config.json does not load: {exc}"
         return None
 
     def _read_json(self, name: str) -> dict[str, Any]:
@@ -155,16 +157,28 @@ def run_dir(kind: str, config: dict[str, Any], family: str = "image") -> Run:
     return Run(cache_root() / f"{kind}-{run_key(kind, config, family)}")
 
 
+RUN_FILES = ("model.pt", "config.json")
+
+
+def record_digest(metrics: dict[str, Any]) -> str:
+    """SHA-256 of a run's record without its own digest: canonical JSON (sorted keys, no spaces)."""
+    # Through JSON once first, so the digest of the record written equals that of the record read back.
+    body = json.loads(json.dumps({k: v for k, v in metrics.items() if k != "record_sha256"}))
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
 def finish_run(run: Run, config: dict[str, Any], metrics: dict[str, Any], state_dict: dict) -> None:
     """Write model, config, then metrics last: metrics.json marks the run complete.
 
-    metrics.json carries the SHA-256 of the other two files, so a later reader
-    can tell a finished run from one whose files were damaged afterwards.
+    metrics.json carries the SHA-256 of every other file of the run and of its
+    own record (``record_sha256``), so a reader can tell a finished run from one
+    whose weights, config or accuracies changed afterwards. A missing checksum
+    counts as damage, never as "nothing to check".
     """
     atomic_torch_save(run.path / "model.pt", state_dict)
     atomic_write_json(run.path / "config.json", config)
-    sums = {name: file_sha256(run.path / name) for name in ("model.pt", "config.json")}
-    atomic_write_json(run.path / "metrics.json", {**metrics, "files_sha256": sums})
+    record = {**metrics, "files_sha256": {name: file_sha256(run.path / name) for name in RUN_FILES}}
+    atomic_write_json(run.path / "metrics.json", {**record, "record_sha256": record_digest(record)})
 
 
 @contextlib.contextmanager
@@ -255,7 +269,9 @@ def gc(dry_run: bool = False, min_age_s: float = 60.0) -> list[str]:
             if old(tmp):
                 drop(tmp)
         ckpt = d / "checkpoint.pt"
-        if ckpt.is_file() and old(ckpt):
+        # Whatever its age: checkpoints are written by rename, so one that exists is complete, and
+        # one that does not load is the damaged file a failed resume just told the user to gc.
+        if ckpt.is_file():
             try:
                 load_checkpoint(ckpt)
             except Exception:  # noqa: BLE001 - a checkpoint that does not load cannot resume anything

@@ -296,6 +296,9 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_term)
     try:
+        from .settings import check
+
+        check()  # a bad environment variable fails here, named, before any work
         rc = a.func(a)
         return 143 if terminated else rc
     except (DataError, ParameterError, ValueError, FileNotFoundError, ImportError, DamagedRun) as exc:

@@ -97,16 +97,27 @@ class TrainConfig:
         return self
 
 
-def check_temperatures(temperatures) -> tuple[float, ...]:
-    temps = tuple(float(t) for t in temperatures)
+# A sweep trains every temperature side by side; more than this is a typo, not an experiment.
+MAX_TEMPERATURES = 32
+
+
+def check_temperature(t, name: str = "temperature") -> float:
+    """The one temperature rule of the book: a finite number in (0, ``MAX_TEMPERATURE``]."""
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or not (0 < t <= MAX_TEMPERATURE):
+        raise ValueError(f"{name}={t!r} must be a number in (0, {MAX_TEMPERATURE:g}]: beyond that the teacher's "
+                         "soft targets are uniform to float precision (the paper's largest T is 64)")
+    return float(t)
+
+
+def check_temperatures(temperatures, name: str = "temperatures") -> tuple[float, ...]:
+    temps = tuple(temperatures)
     if not temps:
-        raise ValueError("the temperature list is empty; give at least one, e.g. [1, 2, 3, 64]")
-    bad = [t for t in temps if not (0 < t <= MAX_TEMPERATURE)]
-    if bad:
-        raise ValueError(f"temperatures must lie in (0, {MAX_TEMPERATURE:g}], got {bad}: beyond that the "
-                         f"teacher's soft targets are uniform to float precision")
+        raise ValueError(f"{name}: the list is empty; give at least one, e.g. [1, 2, 3, 64]")
+    if len(temps) > MAX_TEMPERATURES:
+        raise ValueError(f"{name}: {len(temps)} values; at most {MAX_TEMPERATURES} train side by side")
+    temps = tuple(check_temperature(t, name) for t in temps)
     if len(set(temps)) != len(temps):
-        raise ValueError(f"temperatures repeat: {temps}")
+        raise ValueError(f"{name}={list(temps)!r} repeats a value; each must appear once")
     return temps
 
 

@@ -47,12 +47,9 @@ def init() -> int:
 
 def cpus() -> int:
     """The CPU cores this process may use: ``LSKD_CPUS`` when set (a book lane sets 1), else all of them."""
-    n = os.environ.get("LSKD_CPUS", "")
-    if not n:
-        return os.cpu_count() or 1
-    if not n.isdigit() or int(n) < 1:
-        raise ValueError(f"LSKD_CPUS must be a whole number >= 1, got {n!r}")
-    return int(n)
+    from .settings import cpus as given
+
+    return given() or os.cpu_count() or 1
 
 
 def device() -> torch.device:

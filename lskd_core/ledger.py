@@ -34,6 +34,12 @@ def _paper_claims() -> dict[str, tuple[str, str, str]]:
 PAPER_CLAIMS: dict[str, tuple[str, str, str]] = _paper_claims()
 
 
+def _kind(key: str) -> str:
+    from .claims import REGISTRY
+
+    return REGISTRY[key].kind
+
+
 def _dir(profile: str, root: Path | None = None) -> Path:
     return (root or cache_root()) / "claims" / profile
 
@@ -57,7 +63,8 @@ def save_verdicts(chapter: str, profile: str, table: pd.DataFrame, runs: Iterabl
     unknown = sorted(set(table.key) - set(PAPER_CLAIMS))
     if unknown:
         raise ValueError(f"claims {unknown} are not in lskd_core.claims.REGISTRY")
-    cols = ["key", "ours: mean diff", "95% CI", "n seeds", "verdict", "p", "detectable", "paper evidence"]
+    cols = ["key", "ours: mean diff", "95% CI", "n seeds", "verdict", "p", "detectable", "expected", "margin",
+            "p (TOST)", "paper evidence"]
     rows = table[[c for c in cols if c in table.columns]].to_dict(orient="records")
     path = _dir(profile, root) / f"{chapter}.json"
     try:
@@ -128,7 +135,7 @@ def ledger(root: Path | None = None, exclude: Iterable[str] = ("smoke",),
             adjusted[(prof, k)] = v
     out = []
     for key, (claim, evidence, chapter) in PAPER_CLAIMS.items():
-        row = {"key": key, "claim": claim, "paper evidence": evidence, "chapter": chapter}
+        row = {"key": key, "kind": _kind(key), "claim": claim, "paper evidence": evidence, "chapter": chapter}
         for prof in profiles:
             got = found.get((prof, key))
             if got is None:
@@ -138,15 +145,30 @@ def ledger(root: Path | None = None, exclude: Iterable[str] = ("smoke",),
                 continue
             row[f"{prof}: verdict"] = got["verdict"]
             row[f"{prof}: Holm"] = adjusted[(prof, key)] if got.get("p") is not None or got["verdict"] == "not run" \
-                else "n/a (record predates p-values)"
+                else _why_no_test(got)
             row[f"{prof}: ours"] = (f"{got.get('ours: mean diff')} {got.get('95% CI', '')} (n={got.get('n seeds')})"
                                     + (" [reference record]" if got["origin"] == "reference" else ""))
         out.append(row)
-    return pd.DataFrame(out)
+    from .claims import KINDS
+
+    # Grouped by kind, the book's own questions (the distillation gate) first, then the paper's claims.
+    order = {k: i for i, k in enumerate(("book", "paper", "sharper"))}
+    assert set(order) == set(KINDS)
+    return pd.DataFrame(sorted(out, key=lambda r: order[r["kind"]]))
 
 
-VERDICT_COLOURS = {"supported": "#2e7d32", "not supported": "#c62828", "inconclusive": "#757575",
-                   "not run": "#e0e0e0"}
+def _why_no_test(row: dict) -> str:
+    """Why a verdict row has no p-value to adjust, in words a reader can act on."""
+    n = row.get("n seeds") or row.get("n points") or 0
+    if n < 2:
+        return "no test (one seed: run more seeds)"
+    if "p" not in row:
+        return "no test (record written before p-values: re-run its chapter)"
+    return "no test (every seed gave the same difference)"
+
+
+VERDICT_COLOURS = {"supported": "#2e7d32", "not supported": "#c62828",
+                   "smaller than the paper's effect": "#ef6c00", "inconclusive": "#757575", "not run": "#e0e0e0"}
 
 
 def _badge(text: str) -> str:
@@ -166,8 +188,14 @@ def matrix_html(table: pd.DataFrame) -> str:
 
     profiles = [c.split(":")[0] for c in table.columns if c.endswith(": verdict")]
     head = "".join(f"<th>{html.escape(p)}</th>" for p in profiles)
-    body = []
+    from .claims import KINDS
+
+    body, kind = [], None
     for _, r in table.iterrows():
+        if r.get("kind") != kind:
+            kind = r.get("kind")
+            body.append(f'<tr><th colspan="{len(profiles) + 1}" style="text-align:left">'
+                        f'{html.escape(KINDS.get(kind, str(kind)).capitalize())}</th></tr>')
         cells = "".join(f'<td style="text-align:center">{_badge(r[f"{p}: verdict"])}<br>'
                         f'<small>Holm: {html.escape(str(r.get(f"{p}: Holm", "")))}</small></td>' for p in profiles)
         ours = "; ".join(f"{p}: {html.escape(str(r[f'{p}: ours']))}" for p in profiles if r[f"{p}: ours"])
@@ -179,7 +207,8 @@ def matrix_html(table: pd.DataFrame) -> str:
 
 
 def dashboard(table: pd.DataFrame, path: Path | None = None):
-    """One figure: every claim's verdict per profile (colours), from the claim records.
+    """Every claim's verdict per profile, from the claim records: the Holm-adjusted verdicts
+    (what the front page reads), and beside them the per-claim ones.
 
     Saved to ``path`` when given, for the book's front page.
     """
@@ -188,19 +217,25 @@ def dashboard(table: pd.DataFrame, path: Path | None = None):
 
     profiles = [c.split(":")[0] for c in table.columns if c.endswith(": verdict")]
     order = list(VERDICT_COLOURS)
-    grid = [[order.index(r[f"{p}: verdict"]) if r[f"{p}: verdict"] in order else 3 for p in profiles]
-            for _, r in table.iterrows()]
-    fig, ax = plt.subplots(figsize=(2.2 + 1.1 * max(len(profiles), 1), 0.32 * len(table) + 1.2))
-    if profiles:
-        ax.imshow(grid, cmap=ListedColormap(list(VERDICT_COLOURS.values())), vmin=0, vmax=len(order) - 1,
-                  aspect="auto")
-    ax.set_yticks(range(len(table)), [k.replace("_", " ") for k in table["key"]], fontsize=8)
-    ax.set_xticks(range(len(profiles)), profiles)
-    ax.xaxis.tick_top()
-    for i, row in enumerate(grid):
-        for j, v in enumerate(row):
-            ax.text(j, i, order[v], ha="center", va="center", fontsize=6.5, color="black" if v == 3 else "white")
-    ax.set_title("Verdict of every claim, per profile (computed from the claim records)", fontsize=9, pad=24)
+    blank = order.index("not run")
+    short = {"smaller than the paper's effect": "smaller than\npaper's", "not supported": "not\nsupported"}
+    fig, axes = plt.subplots(1, 2, figsize=(2.2 + 2.2 * max(len(profiles), 1), 0.34 * len(table) + 1.4),
+                             sharey=True)
+    for ax, suffix, title in ((axes[0], "Holm", "after Holm's adjustment"), (axes[1], "verdict", "per claim")):
+        grid = [[order.index(r.get(f"{p}: {suffix}")) if r.get(f"{p}: {suffix}") in order else blank
+                 for p in profiles] for _, r in table.iterrows()]
+        if profiles:
+            ax.imshow(grid, cmap=ListedColormap(list(VERDICT_COLOURS.values())), vmin=0, vmax=len(order) - 1,
+                      aspect="auto")
+        ax.set_xticks(range(len(profiles)), profiles)
+        ax.xaxis.tick_top()
+        ax.set_title(title, fontsize=9, pad=22)
+        for i, row in enumerate(grid):
+            for j, v in enumerate(row):
+                ax.text(j, i, short.get(order[v], order[v]), ha="center", va="center", fontsize=6,
+                        color="black" if v == blank else "white")
+    axes[0].set_yticks(range(len(table)), [k.replace("_", " ") for k in table["key"]], fontsize=8)
+    fig.suptitle("Verdict of every claim, per profile (computed from the claim records)", fontsize=9)
     fig.tight_layout()
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)

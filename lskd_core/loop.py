@@ -13,7 +13,6 @@ record a finished run keeps.
 
 from __future__ import annotations
 
-import os
 import platform
 import time
 from dataclasses import dataclass, field
@@ -54,7 +53,9 @@ def checkpoint_seconds() -> float:
     any of them is bitwise equal to not stopping; the cadence only decides how
     much work a kill can cost. Short epochs then skip the write and its fsync.
     """
-    return float(os.environ.get("LSKD_CHECKPOINT_SECONDS", "30"))
+    from .settings import checkpoint_seconds as seconds
+
+    return seconds()
 
 
 def _autocast(cfg: TrainConfig, device: torch.device):

@@ -127,6 +127,9 @@ ARCHS: dict[str, Callable[..., Classifier]] = {
     # Fashion-MNIST in minutes (README, "Converged profiles").
     "convnet3_s": lambda c, k, small_input=True: small_convnet(c, k, (8, 16, 32)),
     "convnet3_m": lambda c, k, small_input=True: small_convnet(c, k, (16, 32, 64)),
+    # The ends of the testbed search's capacity lever (bench/testbed_search.py).
+    "convnet3_xs": lambda c, k, small_input=True: small_convnet(c, k, (4, 8, 16)),
+    "convnet3_l": lambda c, k, small_input=True: small_convnet(c, k, (32, 64, 128)),
     "resnet_s": lambda c, k, small_input=True: small_resnet(c, k, (16, 32, 64)),
     "resnet_m": lambda c, k, small_input=True: small_resnet(c, k, (32, 64, 128)),
     **{n: (lambda c, k, small_input=False, _n=n: _torchvision(_n, k, small_input))

@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ from typing import Any
 import yaml
 
 from .io import atomic_write_bytes, atomic_write_json
+from .proc import die_with_parent, kill_child_groups
 from .params import ParameterError, validate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,6 +88,9 @@ def execute(source: Path, parameters: dict[str, Any] | None = None, output: Path
     nb = read_notebook(source)
     defaults = declared_parameters(nb)
     params = dict(parameters or {})
+    if isinstance(params.get("data_root"), str):
+        # The kernel runs in notebooks/: a relative folder means the caller's, so it goes in absolute.
+        params["data_root"] = str(Path(params["data_root"]).expanduser().absolute())
     validate({**defaults, **params}, allowed=set(defaults))
     _check_data(chapter_needs(nb), {**defaults, **params})
     output = Path(output) if output else EXECUTED / f"{source.stem}.ipynb"
@@ -97,7 +103,8 @@ def execute(source: Path, parameters: dict[str, Any] | None = None, output: Path
     # environment is restored afterwards. The temporary folder carries our pid so that
     # `lskd runs gc` can tell a killed run's leftovers from a live one's.
     with tempfile.TemporaryDirectory(prefix=f"lskd-nb-{os.getpid()}-") as tmp, \
-            _env(LSKD_PROGRESS="0", LSKD_CACHE=str(cache_root()), LSKD_EXECUTED_DIR=str(output.parent.resolve())):
+            _env(LSKD_PROGRESS="0", LSKD_CACHE=str(cache_root()), LSKD_EXECUTED_DIR=str(output.parent.resolve()),
+                 LSKD_DEFAULTS="1" if runs_with_defaults(defaults, params) else "0"):
         src = Path(tmp) / f"{source.stem}.ipynb"
         out = Path(tmp) / f"{source.stem}.out.ipynb"
         nbformat.write(nb, src)
@@ -112,6 +119,13 @@ def execute(source: Path, parameters: dict[str, Any] | None = None, output: Path
             msg = (f"chapter {source.name} failed in cell {exc.exec_count} "
                    f"(code cell #{exc.cell_index}): {exc.ename}: {exc.evalue}")
             return Result(source.stem, False, time.perf_counter() - t0, None, msg)
+        except Exception as exc:  # noqa: BLE001 - nbclient's DeadKernelError, a timeout: one line, not a traceback
+            if type(exc).__module__.split(".")[0] not in ("nbclient", "jupyter_client", "papermill"):
+                raise
+            cell = _running_cell(out)
+            msg = (f"chapter {source.name}: {type(exc).__name__} in {cell}: the kernel stopped "
+                   f"({str(exc).splitlines()[0] if str(exc) else 'no message'}); finished runs are kept in the cache")
+            return Result(source.stem, False, time.perf_counter() - t0, None, msg)
         _fold_injected_parameters(out)
         try:
             atomic_write_bytes(output, out.read_bytes())
@@ -121,6 +135,39 @@ def execute(source: Path, parameters: dict[str, Any] | None = None, output: Path
             return Result(source.stem, False, time.perf_counter() - t0, kept,
                           f"could not write {output} ({exc.strerror}); the executed chapter is kept at {kept}")
     return Result(source.stem, True, time.perf_counter() - t0, output)
+
+
+def runs_with_defaults(defaults: dict[str, Any], params: dict[str, Any]) -> bool:
+    """Whether a run's parameters are all the chapter's declared defaults (the profile may be any;
+    seeds may be the profile's own); only such a run may write the records a profile keeps."""
+    from .profiles import get_profile
+    from .records import _norm
+
+    for name, value in params.items():
+        if name == "profile" or _norm(value) == _norm(defaults.get(name)):
+            continue
+        if name == "seeds" and defaults.get("seeds") is None:
+            try:
+                prof = get_profile(params.get("profile", defaults.get("profile", "tiny")), params.get("scale"))
+            except ValueError:
+                return False
+            if _norm(list(value or [])) == _norm(list(prof.seeds)):
+                continue
+        return False
+    return True
+
+
+def _running_cell(out: Path) -> str:
+    """The cell papermill marked as running in a partly written output notebook, in words."""
+    try:
+        nb = json.loads(out.read_text())
+    except (OSError, ValueError):
+        return "an unknown cell"
+    code = [c for c in nb.get("cells", []) if c.get("cell_type") == "code"]
+    for i, c in enumerate(code):
+        if c.get("metadata", {}).get("papermill", {}).get("status") == "running":
+            return f"code cell #{i}"
+    return "an unknown cell"
 
 
 def chapter_needs(nb) -> set[str]:
@@ -271,6 +318,23 @@ LANE_ENV = {"LSKD_CPUS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 def _lane_start() -> None:
     os.environ.update(LANE_ENV)
+    # A lane gets TERM when the book that started it dies, even of SIGKILL. On TERM it ends its
+    # kernels' process groups (a kernel leads its own session, so that takes whatever the chapter
+    # started, fairseq included), then unwinds, so its temporary folder goes too.
+    signal.signal(signal.SIGTERM, _lane_term)
+    die_with_parent(signal.SIGTERM)
+
+
+def _lane_term(*_) -> None:
+    # Not sys.exit: the pool's worker loop catches SystemExit from a task and would live on.
+    import shutil
+
+    kill_child_groups()
+    for tmp in Path(tempfile.gettempdir()).glob(f"lskd-nb-{os.getpid()}-*"):
+        shutil.rmtree(tmp, ignore_errors=True)
+    os._exit(143)
+
+
 
 
 def chapter_after(nb) -> list[str]:
@@ -344,7 +408,7 @@ def execute_book(profile: str, progress: bool = True, toc: Path | None = None, n
     if jobs < 1:
         raise ParameterError(f"jobs must be >= 1, got {jobs}")
     stems = toc_chapters(toc) if toc else toc_chapters()
-    timings_path = executed / "_timings.json"
+    timings_path, building = executed / TIMINGS, executed / TIMINGS_BUILDING
     lanes, deps, readers = [], {}, stems
     if jobs > 1:
         nbs = {s: read_notebook(notebooks / f"{s}.md") for s in stems}
@@ -360,20 +424,44 @@ def execute_book(profile: str, progress: bool = True, toc: Path | None = None, n
               f"{time.perf_counter() - t0:.0f} s) {r.error or r.does_not_apply}", flush=True)
         if not r.ok:
             atomic_write_bytes(executed / f"{r.chapter}.ipynb", json.dumps(failure_page(r.chapter, r.error)).encode())
-        # Written after each chapter so the reproducibility appendix sees those before it.
-        atomic_write_json(timings_path, {
-            "profile": profile, "jobs": jobs, "lane_threads": int(LANE_ENV["LSKD_CPUS"]) if lanes else None,
+        # Written after each chapter so the reproducibility appendix sees those before it; it
+        # replaces the last complete build's timings only once this build is complete.
+        atomic_write_json(building, {
+            "pid": os.getpid(), "profile": profile, "jobs": jobs, "lane_threads": int(LANE_ENV["LSKD_CPUS"]) if lanes else None,
             "wall_s": round(time.perf_counter() - t0, 1),
             "chapters": [{"chapter": x.chapter, "ok": x.ok, "wall_s": round(x.wall_s, 1), "error": x.error,
                           "does_not_apply": x.does_not_apply, "lane": x.chapter in deps}
                          for x in (results[s] for s in stems if s in results)]})
 
-    if lanes:
-        _run_lanes(lanes, deps, min(jobs, len(lanes)), notebooks, executed, params, label, finished)
-    for stem in readers:
-        print(f"[lskd book] {stem} ({label})", flush=True)
-        finished(execute(notebooks / f"{stem}.md", params, executed / f"{stem}.ipynb", progress=progress))
+    try:
+        if lanes:
+            _run_lanes(lanes, deps, min(jobs, len(lanes)), notebooks, executed, params, label, finished)
+        for stem in readers:
+            print(f"[lskd book] {stem} ({label})", flush=True)
+            finished(execute(notebooks / f"{stem}.md", params, executed / f"{stem}.ipynb", progress=progress))
+    except BaseException:
+        building.unlink(missing_ok=True)  # an interrupted build leaves the last complete timings alone
+        raise
+    if building.is_file():
+        os.replace(building, timings_path)
     return [results[s] for s in stems]
+
+
+TIMINGS, TIMINGS_BUILDING = "_timings.json", "_timings.building.json"
+
+
+def build_timings(executed: Path = EXECUTED) -> dict | None:
+    """The chapter timings a reader chapter shows: those of the build it is part of (while ``lskd book``
+    runs), else the last complete build's; None when neither exists."""
+    for name in (TIMINGS_BUILDING, TIMINGS):
+        try:
+            t = json.loads((Path(executed) / name).read_text())
+        except (OSError, ValueError):
+            continue
+        if name == TIMINGS_BUILDING and not Path(f"/proc/{t.get('pid')}").exists():
+            continue  # left by a build that was killed
+        return t
+    return None
 
 
 def _run_lanes(order: list[str], deps: dict[str, set[str]], jobs: int, notebooks: Path, executed: Path,

@@ -29,9 +29,9 @@ def _positive_number(name: str) -> Callable[[Any], None]:
     return check
 
 
-def _alpha(v: Any) -> None:
+def _alpha(v: Any, name: str = "alpha") -> None:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
-        raise ParameterError(f"alpha={v!r} must be a number in [0, 1)")
+        raise ParameterError(f"{name}={v!r} must be a number in [0, 1)")
 
 
 def _number_list(name: str, item: Callable[[Any], None]) -> Callable[[Any], None]:
@@ -146,15 +146,46 @@ def _fraction(name: str) -> Callable[[Any], None]:
     return check
 
 
-def _temperatures(v: Any) -> None:
-    from .train import MAX_TEMPERATURE
+def _temperature(name: str) -> Callable[[Any], None]:
+    def check(v: Any) -> None:
+        from .config import check_temperature
 
-    _number_list("temperatures", _positive_number("temperature"))(v)
-    big = [t for t in v if t > MAX_TEMPERATURE]
-    if big:
-        raise ParameterError(f"temperatures {big} exceed {MAX_TEMPERATURE:g}: beyond that the teacher's soft "
-                             f"targets are uniform to float precision (the paper's largest T is 64)")
-    _unique("temperatures", v)
+        try:
+            check_temperature(v, name)
+        except ValueError as exc:
+            raise ParameterError(str(exc)) from None
+    return check
+
+
+def _temperatures(name: str) -> Callable[[Any], None]:
+    def check(v: Any) -> None:
+        from .config import check_temperatures
+
+        if not isinstance(v, (list, tuple)):
+            raise ParameterError(f"{name}={v!r} must be a non-empty list, e.g. [1, 2, 3, 64]")
+        try:
+            check_temperatures(v, name)
+        except ValueError as exc:
+            raise ParameterError(str(exc)) from None
+    return check
+
+
+# Longer lists are typos (a pasted range), not experiments: each item trains models.
+MAX_SEEDS, MAX_ALPHAS = 100, 16
+
+
+def _alphas(name: str) -> Callable[[Any], None]:
+    def check(v: Any) -> None:
+        _number_list(name, _alpha)(v)
+        if len(v) > MAX_ALPHAS:
+            raise ParameterError(f"{name}: {len(v)} values; at most {MAX_ALPHAS}")
+        _unique(name, v)
+    return check
+
+
+def _class_name(v: Any) -> None:
+    if v is not None and not isinstance(v, str):
+        raise ParameterError(f"example_class={v!r} must be one class name (a string), e.g. 'Shirt', or None")
 
 
 def _unique(name: str, v: Any) -> None:
@@ -167,6 +198,8 @@ def _seeds(v: Any) -> None:
     if v is None:  # the profile's seeds
         return
     _number_list("seeds", _seed)(v)
+    if len(v) > MAX_SEEDS:
+        raise ParameterError(f"seeds: {len(v)} values; at most {MAX_SEEDS}")
     _unique("seeds", v)
 
 
@@ -175,24 +208,27 @@ RULES: dict[str, Callable[[Any], None]] = {
     "scale": _scale,
     "data_root": _data_root,
     "alpha": _alpha,
-    "alphas": _number_list("alphas", _alpha),
-    "temperature": _positive_number("temperature"),
-    "temperatures": _temperatures,
+    "control_alpha": lambda v: _alpha(v, "control_alpha"),
+    "alphas": _alphas("alphas"),
+    "temperature": _temperature("temperature"),
+    "temperatures": _temperatures("temperatures"),
+    "match_temperatures": _temperatures("match_temperatures"),
+    "example_class": _class_name,
     "seed": _seed,
     "seeds": _seeds,
     "num_epochs": _optional_positive_int("num_epochs"),
     "lr": lambda v: v is None or _positive_number("lr")(v),
     "dataset": _dataset,
-    "t1": _positive_number("t1"),
-    "t2": _positive_number("t2"),
-    "larger_alpha": _alpha,
+    "t1": _temperature("t1"),
+    "t2": _temperature("t2"),
+    "larger_alpha": lambda v: _alpha(v, "larger_alpha"),
     "per_class_train": _optional_positive_int("per_class_train"),
     "per_class_val": _optional_positive_int("per_class_val"),
     "min_similar": _optional_positive_int("min_similar"),
     "classes": lambda v: v is None or _class_names(v),
     "targets": lambda v: v is None or _class_names(v),
     "feature_weight": _positive_number("feature_weight"),
-    "switch_temperatures": _temperatures,
+    "switch_temperatures": _temperatures("switch_temperatures"),
     "switch_epoch": _optional_epoch,
     "confidence": _choice("confidence", ("label", "top")),
     "normaliser": _choice("normaliser", ("all", "sets", "set")),
@@ -257,4 +293,21 @@ def validate(params: dict[str, Any], allowed: set[str] | None = None) -> dict[st
         if name in RULES:
             RULES[name](value)
     _known_classes(params)
+    _within_profile(params)
     return params
+
+
+def _within_profile(params: dict[str, Any]) -> None:
+    """Rules that need the profile: an epoch must exist in its students' training."""
+    v = params.get("switch_epoch")
+    if v is None:
+        return
+    from .profiles import get_profile
+
+    try:
+        prof = get_profile(params.get("profile", "tiny"), scale=params.get("scale"))
+    except ValueError:
+        return  # the profile's own rule has said why
+    if prof.student is not None and not v < prof.student.num_epochs:
+        raise ParameterError(f"switch_epoch={v} must lie in [0, {prof.student.num_epochs}) for profile {prof.name} "
+                             f"(its students train {prof.student.num_epochs} epochs)")

@@ -14,6 +14,7 @@ record: what a record says must be what the chapter's defaults compute.
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any, Iterable
@@ -26,11 +27,22 @@ from .ledger import REFERENCE_DIR
 from .notebook import NOTEBOOKS
 
 
+DEFAULTS_ENV = "LSKD_DEFAULTS"
+
+
 def is_default(chapter: str, params: dict[str, Any], profile_seeds: Iterable[int] | None = None) -> bool:
     """True when every parameter but ``profile`` has its declared default.
 
+    Under ``lskd run`` and ``lskd book`` the executor has compared *every*
+    parameter of the run with the chapter's defaults and says so in
+    ``LSKD_DEFAULTS`` (1 or 0); that answer wins, so a chapter that forgets a
+    parameter in ``params`` cannot record a non-default run (issue 28, item 5).
+    Elsewhere (plain papermill) ``params`` are compared with the defaults.
     ``seeds`` counts as default when it is ``None`` or the profile's own seeds.
     """
+    flag = os.environ.get(DEFAULTS_ENV)
+    if flag in ("0", "1"):
+        return flag == "1"
     from .notebook import declared_parameters, read_notebook
 
     defaults = declared_parameters(read_notebook(NOTEBOOKS / f"{chapter}.md"))

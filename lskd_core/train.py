@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import shutil
 from dataclasses import asdict
 
@@ -39,7 +38,9 @@ def teacher_config_dict(cfg: TrainConfig) -> dict:
 
 def _progress_default() -> bool:
     # Executed chapters set LSKD_PROGRESS=0: bars belong on a terminal, not in the rendered book.
-    return os.environ.get("LSKD_PROGRESS", "1") != "0"
+    from .settings import progress
+
+    return progress()
 
 
 def train_teacher(cfg: TrainConfig, progress: bool | None = None) -> cache.Run:

@@ -8,7 +8,15 @@ the between-seed variance. The rule:
 - ``supported``: the two-sided 95 % t-interval of the mean paired difference
   lies entirely on the claimed side of zero;
 - ``not supported``: it lies entirely on the other side;
-- ``inconclusive``: it contains zero, or fewer than 2 seeds exist.
+- ``smaller than the paper's effect``: it contains zero, and two one-sided
+  tests put the mean inside the registered margin (the effect expected if the
+  paper is right, ``results/preregistration.toml``): an effect of the paper's
+  size is ruled out. Only rows with an expected effect can get it;
+- ``inconclusive``: none of these, or fewer than 2 seeds exist.
+
+Each row also shows ``detectable``: the smallest true effect the design finds
+with 80 % power at the spread it saw, so an inconclusive row says how large an
+effect it could have missed.
 
 Seed s trains both teachers and all their students, so the unit of variation
 is the seed, covering teacher and student together. Across the twenty-odd
@@ -79,24 +87,112 @@ def verdict(lo: float, hi: float) -> str:
     return "inconclusive"
 
 
-def interval_row(per_seed) -> dict:
+# The four-way verdict's third outcome: the data bound the effect inside the registered margin,
+# so an effect of the paper's size is ruled out although a small one may remain.
+SMALLER = "smaller than the paper's effect"
+
+
+def detectable_effect(sd: float, n: int, power: float = 0.8, level: float = 0.95) -> float:
+    """The smallest true mean difference that a two-sided paired t-test at ``level`` detects with ``power``.
+
+    With ``n`` seeds and per-seed standard deviation ``sd``, the test statistic
+    of a true mean ``delta`` follows a noncentral t with ``n - 1`` degrees of
+    freedom and noncentrality ``delta * sqrt(n) / sd``; the power is
+    ``P(|t| > t_crit)``. This solves ``power(delta) = power`` for ``delta``.
+    For large ``n`` it tends to ``(z_{(1+level)/2} + z_power) * sd / sqrt(n)``
+    (2.80 sd / sqrt(n) at 95 % and 80 %). Note that the interval's half-width,
+    ``t_crit * sd / sqrt(n)``, is detected only about half the time.
+    """
+    if n < 2 or not np.isfinite(sd):
+        return float("nan")
+    if sd == 0:
+        return 0.0
+    df, crit = n - 1, stats.t.ppf(0.5 + level / 2, n - 1)
+
+    def power_at(delta: float) -> float:
+        # P(|Z + nc| > crit * sqrt(V / df)) with V ~ chi2(df), integrated over V: scipy's noncentral t
+        # returns NaN far in its tails (few seeds, large noncentrality), this stays finite.
+        from scipy.integrate import quad
+
+        nc = delta * math.sqrt(n) / sd
+
+        def given(v: float) -> float:
+            c = crit * math.sqrt(v / df)
+            return (stats.norm.sf(c - nc) + stats.norm.cdf(-c - nc)) * stats.chi2.pdf(v, df)
+
+        lo, hi = stats.chi2.ppf(1e-12, df), stats.chi2.ppf(1 - 1e-12, df)  # where V's mass lies, for any df
+        return float(quad(given, lo, hi, limit=200)[0])
+
+    from scipy.optimize import brentq
+
+    hi = 4 * sd / math.sqrt(n)  # power near 0.98 for large n; the loop widens it for small n
+    for _ in range(60):
+        if power_at(hi) >= power:
+            break
+        hi *= 2
+    return float(brentq(lambda d: power_at(d) - power, 0.0, hi, xtol=1e-10))
+
+
+def tost(diffs, margin: float, level: float = 0.95) -> tuple[bool, float]:
+    """Two one-sided t-tests: is the mean paired difference inside ``(-margin, margin)``?
+
+    Returns (equivalent, p): each one-sided test at ``1 - level`` rejects, i.e.
+    the ``2 * level - 1`` (90 %) t-interval lies inside the margin; ``p`` is the
+    larger of the two one-sided p-values.
+    """
+    d = np.asarray(list(diffs), dtype=float)
+    n = len(d)
+    if n < 2 or not margin > 0:
+        return False, float("nan")
+    sd = float(np.std(d, ddof=1))
+    if sd == 0:
+        return bool(abs(d.mean()) < margin), (0.0 if abs(d.mean()) < margin else 1.0)
+    se = sd / math.sqrt(n)
+    p_low = stats.t.sf((d.mean() + margin) / se, n - 1)   # H0: mean <= -margin
+    p_high = stats.t.cdf((d.mean() - margin) / se, n - 1)  # H0: mean >= +margin
+    p = float(max(p_low, p_high))
+    return p < 1 - level, p
+
+
+def four_way(lo: float, hi: float, equivalent: bool) -> str:
+    """supported / not supported from the 95 % interval; else the TOST decides between
+    "smaller than the paper's effect" and inconclusive."""
+    v = verdict(lo, hi)
+    if v != "inconclusive":
+        return v
+    return SMALLER if equivalent else "inconclusive"
+
+
+def interval_row(per_seed, expected: float | None = None, margin: float | None = None) -> dict:
     """Mean of a per-seed contrast (> 0 when the claim holds), its 95 % t-interval and the verdict.
 
     Also: the two-sided p-value of the paired t-test (for the Holm adjustment
-    across a profile's claims) and the interval's half-width, the smallest
-    mean difference this design could have called non-zero with the spread it saw.
+    across a profile's claims), and ``detectable``, the smallest true mean
+    difference this design finds with 80 % power at the spread it saw
+    (``detectable_effect``). With a registered ``expected`` effect (the paper's,
+    in our units) the row shows it, and the verdict is four-way: a contrast
+    whose 90 % interval lies inside ``(-margin, margin)`` (``margin`` defaults
+    to ``expected``) is "smaller than the paper's effect".
     """
     diffs = np.array(list(per_seed), dtype=float)
     mean, lo, hi = paired_interval(diffs)
-    if len(diffs) >= 2 and np.std(diffs, ddof=1) > 0:
+    sd = float(np.std(diffs, ddof=1)) if len(diffs) >= 2 else float("nan")
+    if len(diffs) >= 2 and sd > 0:
         p = float(stats.ttest_1samp(diffs, 0.0).pvalue)
     else:
         p = float("nan")
-    return {"ours: mean diff": round(mean, 3),
-            "95% CI": f"[{lo:.3f}, {hi:.3f}]" if np.isfinite(lo) else "n/a (1 seed)",
-            "n seeds": len(diffs), "verdict": verdict(lo, hi),
-            "p": round(p, 4) if np.isfinite(p) else None,
-            "detectable": round(float(hi - lo) / 2, 3) if np.isfinite(lo) else None}
+    det = detectable_effect(sd, len(diffs))
+    row = {"ours: mean diff": round(mean, 3),
+           "95% CI": f"[{lo:.3f}, {hi:.3f}]" if np.isfinite(lo) else "n/a (1 seed)",
+           "n seeds": len(diffs), "verdict": verdict(lo, hi),
+           "p": round(p, 4) if np.isfinite(p) else None,
+           "detectable": round(det, 3) if np.isfinite(det) else None}
+    if expected is not None:
+        m = abs(expected) if margin is None else margin
+        eq, p_eq = tost(diffs, m)
+        row.update({"expected": round(float(expected), 3), "margin": round(float(m), 3),
+                    "verdict": four_way(lo, hi, eq), "p (TOST)": round(p_eq, 4) if np.isfinite(p_eq) else None})
+    return row
 
 
 def correlation_row(x, y, expected_sign: int = -1) -> dict:
@@ -139,14 +235,22 @@ def holm(pvalues: list[float | None], level: float = 0.05) -> list[bool | None]:
 
 
 def holm_verdicts(rows: list[dict]) -> list[str]:
-    """The verdict of each row after Holm's adjustment across all ``rows`` (one profile's claims)."""
+    """The verdict of each row after Holm's adjustment across all ``rows`` (one profile's claims).
+
+    The paired t-tests form one family; the equivalence tests (``p (TOST)``) of
+    the rows that carry an expected effect form another, so a row is "smaller
+    than the paper's effect" after adjustment only if its TOST survives Holm too.
+    """
     rejected = holm([r.get("p") for r in rows])
+    equivalent = holm([r.get("p (TOST)") for r in rows])
     out = []
-    for r, rej in zip(rows, rejected):
+    for r, rej, eq in zip(rows, rejected, equivalent):
         if r.get("verdict") == "not run":
             out.append("not run")
         elif rej:
             out.append("supported" if (r.get("ours: mean diff") or 0) > 0 else "not supported")
+        elif eq:
+            out.append(SMALLER)
         else:
             out.append("inconclusive")
     return out

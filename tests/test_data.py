@@ -2,6 +2,7 @@
 loaders for ImageNet, CUB-200-2011 and CIFAR-100 on fixtures in their real formats."""
 
 import dataclasses
+from pathlib import Path
 import shutil
 import subprocess
 import sys
@@ -355,3 +356,74 @@ def test_engine_trains_with_device_decoding(tmp_path, monkeypatch):
     assert runs[0]["curves"]["epoch"] == [1, 2] and runs[0]["curves"] == runs[1]["curves"]
     with pytest.raises(ValueError, match="JPEG folders"):
         TrainConfig(dataset="fashion_mnist", decode="device").validate()
+
+
+# ---------------------------------------------------------------- nothing unpickled before it is trusted
+
+
+class _Plant:
+    """A pickle that runs ``touch marker`` when loaded by an unrestricted unpickler."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+def _evil_meta(root: Path, marker: Path) -> None:
+    import pickle
+
+    with open(root / "meta", "wb") as fh:
+        pickle.dump({b"fine_label_names": [_Plant(marker)], b"coarse_label_names": []}, fh)
+
+
+def test_a_planted_pickle_never_runs_through_the_class_check(tmp_path, monkeypatch):
+    """Issue 28, item 1: the chapters' class-name check read CIFAR's meta before its checksum."""
+    from fixtures import fixture_manifest
+
+    root = make_cifar100(tmp_path / "cifar-100-python")
+    monkeypatch.setenv("LSKD_DATA_MANIFESTS", str(fixture_manifest(tmp_path / "m", "cifar100", root).parent))
+    marker = tmp_path / "marker"
+    _evil_meta(root, marker)
+    with pytest.raises(DataError, match="checksum"):
+        data.class_names("cifar100", root)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("reader", ["meta", "load", "counts"])
+def test_a_planted_pickle_is_refused_unread_even_without_a_manifest(tmp_path, reader):
+    import pickle
+
+    root = make_cifar100(tmp_path / "cifar-100-python")
+    marker = tmp_path / "marker"
+    _evil_meta(root, marker)
+    with open(root / "test", "wb") as fh:
+        pickle.dump({b"data": _Plant(marker), b"fine_labels": [], b"coarse_labels": []}, fh)
+    call = {"meta": lambda: cifar100.meta(root), "load": lambda: cifar100.load(root, "test"),
+            "counts": lambda: cifar100.counts(root)}[reader]
+    with pytest.raises(DataError, match="refused unread"):
+        call()
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("bad", ["missing key", "wrong type", "label 250", "label -1", "a list"])
+def test_malformed_cifar_pickles_are_one_data_error(tmp_path, bad):
+    import pickle
+
+    root = make_cifar100(tmp_path / "cifar-100-python")
+    d = {b"data": np.zeros((2, 3072), np.uint8), b"fine_labels": [0, 1], b"coarse_labels": [0, 1]}
+    if bad == "missing key":
+        del d[b"fine_labels"]
+    elif bad == "wrong type":
+        d[b"fine_labels"] = ["a", "b"]
+    elif bad == "label 250":
+        d[b"fine_labels"] = [0, 250]
+    elif bad == "label -1":
+        d[b"coarse_labels"] = [-1, 0]
+    with open(root / "test", "wb") as fh:
+        pickle.dump([d] if bad == "a list" else d, fh)
+    with pytest.raises(DataError, match="cifar100"):
+        cifar100.load(root, "test")

@@ -1,5 +1,7 @@
 """Word-level KD: the token loss against NumPy, and the fairseq criterion (where fairseq is installed)."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -258,3 +260,73 @@ def test_fairseq_training_is_bitwise_reproducible_on_cpu(tmp_path, monkeypatch):
         state = torch.load(ckpt, map_location="cpu", weights_only=False)["model"]
         digests.append(hashlib.sha256(b"".join(v.numpy().tobytes() for _, v in sorted(state.items()))).hexdigest())
     assert digests[0] == digests[1]
+
+
+# ---------------------------------------------------------------- issue 28: no checkpoint reaches fairseq unchecked
+
+
+def _finished_step(tmp_path, name="nmt-teacher-x"):
+    import hashlib
+    import json
+
+    d = tmp_path / name
+    d.mkdir()
+    ckpt = d / "checkpoint_last.pt"
+    ckpt.write_bytes(b"a checkpoint fairseq wrote")
+    (d / "done.json").write_text(json.dumps({"wall_time_s": 1.0, "files_sha256": {
+        ckpt.name: hashlib.sha256(ckpt.read_bytes()).hexdigest()}}))
+    return ckpt
+
+
+def _plant(ckpt, marker):
+    import os
+    import pickle
+
+    class Plant:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    ckpt.write_bytes(pickle.dumps(Plant()))
+
+
+def test_a_planted_translation_checkpoint_never_reaches_fairseq(tmp_path, monkeypatch):
+    from lskd_core.cache import DamagedRun
+    from lskd_core.nmt import pipeline
+
+    ran = []
+    monkeypatch.setattr(pipeline, "_run", lambda *a, **k: ran.append(a))
+    teacher = _finished_step(tmp_path)
+    assert pipeline.verified(teacher) == teacher
+    marker = tmp_path / "marker"
+    _plant(teacher, marker)
+    base = get_profile("smoke").nmt
+    student_cfg = replace(base, temperature=1.0, seed=1000)
+    with pytest.raises(DamagedRun, match="does not match the SHA-256"):
+        pipeline.train(student_cfg, tmp_path, teacher)  # a student reads its teacher's checkpoint
+    with pytest.raises(DamagedRun, match="does not match the SHA-256"):
+        pipeline.bleu(teacher, tmp_path, base)  # fairseq-generate reads it
+    assert ran == [] and not marker.exists()
+
+
+def test_a_finished_step_without_its_checksum_trains_again(tmp_path, monkeypatch, capsys):
+    import json
+
+    from lskd_core.nmt import pipeline
+
+    monkeypatch.setenv("LSKD_CACHE", str(tmp_path / "c"))
+    cfg = get_profile("smoke").nmt
+    conf = {"cfg": pipeline.asdict(cfg), "data": "d", "teacher": None}
+    out = pipeline._step_dir("teacher", conf)
+    out.mkdir(parents=True)
+    (out / "checkpoint_last.pt").write_bytes(b"old")
+    (out / "done.json").write_text(json.dumps({"wall_time_s": 1.0}))  # written before checksums existed
+    ran = []
+
+    def fake_run(module, args, log):
+        ran.append(module)
+        (out / "checkpoint_last.pt").write_bytes(b"new")
+
+    monkeypatch.setattr(pipeline, "_run", fake_run)
+    ckpt = pipeline.train(cfg, tmp_path / "d")
+    assert ran == ["fairseq_cli.train"] and "damaged" in capsys.readouterr().err
+    assert pipeline.checkpoint_problem(ckpt) is None

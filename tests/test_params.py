@@ -11,8 +11,9 @@ def test_good_parameters_pass_through():
 @pytest.mark.parametrize("p,match", [
     (dict(profile="enormous"), "valid profiles: smoke, tiny, base, small"),
     (dict(alpha=1.0), r"\[0, 1\)"), (dict(alpha=-0.2), r"\[0, 1\)"), (dict(alpha=True), r"\[0, 1\)"),
-    (dict(temperature=0), "> 0"), (dict(temperature=float("inf")), "finite"),
-    (dict(temperatures=[]), "non-empty"), (dict(temperatures=[1, -3]), "> 0"),
+    (dict(temperature=0), r"\(0, 1000\]"), (dict(temperature=float("inf")), r"\(0, 1000\]"),
+    (dict(temperature=5000), r"\(0, 1000\]"),
+    (dict(temperatures=[]), "empty"), (dict(temperatures=[1, -3]), r"\(0, 1000\]"),
     (dict(seed=-1), ">= 0"), (dict(dataset="imagenet22k"), "valid: fashion_mnist"),
     (dict(teacher_arch="vgg"), "valid: .*convnet_s"),
 ])
@@ -79,3 +80,68 @@ def test_class_parameters_are_checked_against_the_data_given(tmp_path):
         validate({"profile": "cub200", "data_root": str(root), "classes": ["Shirt"]})
     with pytest.raises(ParameterError, match="Fashion-MNIST|fashion_mnist"):
         validate({"profile": "tiny", "example_class": "tench"})
+
+
+# ------------------------------------------------------------ issue 28, item 7: one rule per parameter, before a kernel
+
+
+@pytest.mark.parametrize("chapter,params,match", [
+    ("05_diffusion", dict(control_alpha=1.5), r"control_alpha=1.5 must be a number in \[0, 1\)"),
+    ("05_diffusion", dict(t1=1e9), r"t1=1000000000.0 must be a number in \(0, 1000\]"),
+    ("06_teacher_targets", dict(match_temperatures=[0]), r"match_temperatures=0 must be"),
+    ("13_deviations", dict(switch_epoch=1000), r"switch_epoch=1000 must lie in \[0, 4\)"),
+    ("01_ls_and_kd", dict(example_class=["Shirt", "Coat"]), "must be one class name"),
+    ("01_ls_and_kd", dict(example_class=5), "must be one class name"),
+    ("03_student_grid", dict(alphas=[0.1, 0.1]), "repeats a value"),
+    ("03_student_grid", dict(temperatures=list(range(1, 2001))), "at most 32"),
+    ("03_student_grid", dict(seeds=list(range(5000))), "at most 100"),
+])
+def test_bad_values_fail_before_a_kernel_starts(chapter, params, match, monkeypatch):
+    import papermill
+
+    from lskd_core import notebook
+
+    monkeypatch.setattr(papermill, "execute_notebook", lambda *a, **k: pytest.fail("a kernel was started"))
+    with pytest.raises(ParameterError, match=match):
+        notebook.execute(notebook.NOTEBOOKS / f"{chapter}.md", params)
+
+
+def test_every_chapter_parameter_has_a_rule():
+    from lskd_core.notebook import NOTEBOOKS, declared_parameters, read_notebook
+    from lskd_core.params import RULES
+
+    for path in sorted(NOTEBOOKS.glob("*.md")):
+        missing = set(declared_parameters(read_notebook(path))) - set(RULES)
+        assert not missing, f"{path.name}: parameters without a rule: {sorted(missing)}"
+
+
+def test_a_relative_data_root_means_the_callers_folder(tmp_path, monkeypatch):
+    import papermill
+
+    from lskd_core import notebook
+
+    (tmp_path / "mydata").mkdir()
+    monkeypatch.chdir(tmp_path)
+    seen = {}
+    monkeypatch.setattr(notebook, "_check_data", lambda needs, p: seen.update(p))
+    monkeypatch.setattr(papermill, "execute_notebook", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    with pytest.raises(KeyboardInterrupt):
+        notebook.execute(notebook.NOTEBOOKS / "03_student_grid.md", {"data_root": "mydata"},
+                         output=tmp_path / "out.ipynb")
+    assert seen["data_root"] == str(tmp_path / "mydata")
+
+
+@pytest.mark.parametrize("var,value,match", [
+    ("LSKD_CHECKPOINT_SECONDS", "abc", "LSKD_CHECKPOINT_SECONDS='abc'"),
+    ("LSKD_CACHE", "", "LSKD_CACHE is set but empty"),
+    ("LSKD_DATA_MANIFESTS", "/nonexistent/manifests", "LSKD_DATA_MANIFESTS='/nonexistent/manifests'"),
+    ("LSKD_CPUS", "two", "LSKD_CPUS='two'"),
+    ("LSKD_PROGRESS", "yes", "LSKD_PROGRESS='yes'"),
+])
+def test_bad_environment_fails_at_start_with_the_variable_named(var, value, match, monkeypatch, capsys):
+    from lskd_core.cli import main
+
+    monkeypatch.setenv(var, value)
+    assert main(["runs", "list"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and match in err and "Traceback" not in err

@@ -144,6 +144,36 @@ def test_truncated_model_is_reported_and_retrained(tmp_path, monkeypatch, capsys
 
 
 @pytest.mark.slow
+def test_an_edited_accuracy_is_caught_and_retrained(tmp_path, monkeypatch):
+    """Issue 28, item 3: final_top1 set by hand used to be served as intact."""
+    from lskd_core.cli import main
+
+    run = _finished(tmp_path, monkeypatch)
+    m = json.loads((run.path / "metrics.json").read_text())
+    good = m["final_top1"]
+    (run.path / "metrics.json").write_text(json.dumps({**m, "final_top1": 99.9}))
+    assert "edited" in run.problem()
+    assert main(["runs", "verify"]) == 1
+    again = train_teacher(replace(T_CFG, num_epochs=1), progress=False)
+    assert again.done and again.metrics()["final_top1"] == good
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("garbage", [False, True])
+def test_a_checksum_left_out_means_damaged(tmp_path, monkeypatch, garbage):
+    """A record whose files_sha256 leaves out model.pt (even with its own digest redone) is not intact."""
+    run = _finished(tmp_path, monkeypatch)
+    m = json.loads((run.path / "metrics.json").read_text())
+    del m["files_sha256"]["model.pt"]
+    m["record_sha256"] = cache.record_digest(m)
+    (run.path / "metrics.json").write_text(json.dumps(m))
+    if garbage:
+        (run.path / "model.pt").write_bytes(b"not a model")
+    assert run.problem() == "metrics.json has no checksum for model.pt"
+    assert not run.done
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("content", [b"garbage{", b"{}", b'{"kind": "teacher"}'])
 def test_bad_metrics_are_never_served(tmp_path, monkeypatch, content):
     run = _finished(tmp_path, monkeypatch)
@@ -240,7 +270,7 @@ def test_papermill_strings_and_yaml_numbers_are_values():
     (["-p", "temperatures", "[1, 2"], "cannot read"),
     (["-p", "profile", "{a: 1}"], "profile="),
     (["-p", "temperatures", "[1, 1]"], "repeats"),
-    (["-p", "temperatures", "[1e6]"], "exceed"),
+    (["-p", "temperatures", "[1e6]"], "uniform to float precision"),
     (["-p", "seeds", "[0, 0]"], "repeats"),
     (["-o", "/proc/version/out.ipynb"], "cannot write"),
 ])
@@ -444,7 +474,7 @@ def test_cpus_reads_the_lane_setting(monkeypatch):
     assert cpus() == 1
     for bad in ("0", "two", "-1"):
         monkeypatch.setenv("LSKD_CPUS", bad)
-        with pytest.raises(ValueError, match="LSKD_CPUS must be a whole number >= 1"):
+        with pytest.raises(ValueError, match="LSKD_CPUS=.* must be an integer >= 1"):
             cpus()
 
 
@@ -503,3 +533,64 @@ def test_gpu_chapters_runs_a_chapter_as_a_script_and_it_saves_its_records(tmp_pa
     record = json.loads((tmp_path / "c" / "records" / "smoke" / "02_teachers.json").read_text())
     claims = json.loads((tmp_path / "c" / "claims" / "smoke" / "02_teachers.json").read_text())
     assert len(record["runs"]) == 2 * len(get_profile("smoke").seeds) and claims["rows"]
+
+
+# ---------------------------------------------------------------- issue 28, items 5 and 6
+
+
+def test_a_non_default_run_never_writes_records_even_if_the_chapter_forgets_a_parameter(tmp_path, monkeypatch):
+    """Chapter 5 passed every parameter but `normaliser` to save_records, so `-p normaliser sets`
+    overwrote the default record. The executor now decides from the whole run."""
+    import pandas as pd
+
+    from lskd_core import notebook, records
+
+    defaults = notebook.declared_parameters(notebook.read_notebook(notebook.NOTEBOOKS / "05_diffusion.md"))
+    assert not notebook.runs_with_defaults(defaults, {"profile": "tiny", "normaliser": "sets"})
+    assert notebook.runs_with_defaults(defaults, {"profile": "base", "seeds": [0, 1, 2]})  # tiny's own seeds
+    assert not notebook.runs_with_defaults(defaults, {"profile": "tiny", "seeds": [0, 1]})
+    table = {"t": pd.DataFrame({"x": [1]})}
+    monkeypatch.setenv("LSKD_DEFAULTS", "0")  # what the executor sets for `-p normaliser sets`
+    chapter_params = {k: v for k, v in defaults.items() if k != "normaliser"}  # the chapter's old, partial view
+    assert records.save("05_diffusion", "tiny", table, [], chapter_params, root=tmp_path) is None
+    monkeypatch.setenv("LSKD_DEFAULTS", "1")
+    assert records.save("05_diffusion", "tiny", table, [], chapter_params, root=tmp_path) is not None
+
+
+def test_gc_removes_a_damaged_checkpoint_it_just_named_whatever_its_age(tmp_path, monkeypatch):
+    monkeypatch.setenv("LSKD_CACHE", str(tmp_path / "c"))
+    sweep = tmp_path / "c" / "sweep-0123456789abcdef"
+    sweep.mkdir(parents=True)
+    (sweep / "checkpoint.pt").write_bytes(b"truncated just now")
+    removed = cache.gc()  # the default min_age_s: the file is seconds old
+    assert str(sweep / "checkpoint.pt") in removed and not (sweep / "checkpoint.pt").exists()
+
+
+def test_a_fifo_in_place_of_a_data_file_is_refused_not_read(tmp_path):
+    from fixtures import fixture_manifest, make_cifar100
+
+    from lskd_core import data
+    from lskd_core.data import DataError, load_manifest
+
+    root = make_cifar100(tmp_path / "cifar-100-python")
+    manifest_dir = fixture_manifest(tmp_path / "m", "cifar100", root).parent
+    (root / "test").unlink()
+    os.mkfifo(root / "test")
+    os.environ["LSKD_DATA_MANIFESTS"] = str(manifest_dir)
+    try:
+        with pytest.raises(DataError, match="not a regular file"):
+            data.manifest.check_files(load_manifest("cifar100"), root)
+    finally:
+        del os.environ["LSKD_DATA_MANIFESTS"]
+
+
+@pytest.mark.parametrize("make", ["missing", "empty"])
+def test_check_book_fails_on_a_missing_or_empty_folder(tmp_path, make, capsys):
+    from lskd_core.cli import main
+
+    html = tmp_path / "html"
+    if make == "empty":
+        html.mkdir()
+    assert main(["check-book", str(html)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and ("not a folder" in err or "no HTML pages" in err)

@@ -108,8 +108,9 @@ def test_bad_config_fails_before_training(bad, match):
         replace(T_CFG, **bad).validate()
 
 
-@pytest.mark.parametrize("temps,match", [([], "empty"), ([0], "lie in"), ([-2], "lie in"), ([1, 1], "repeat"),
-                                        ([1e6], "uniform to float precision"), ([float("nan")], "lie in")])
+@pytest.mark.parametrize("temps,match", [([], "empty"), ([0], "in \\(0, 1000\\]"), ([-2], "in \\(0, 1000\\]"),
+                                        ([1, 1], "repeat"), ([1e6], "uniform to float precision"),
+                                        ([float("nan")], "in \\(0, 1000\\]")])
 def test_bad_temperatures(temps, match):
     with pytest.raises(ValueError, match=match):
         check_temperatures(temps)

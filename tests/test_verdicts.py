@@ -124,7 +124,10 @@ def test_interval_row_p_value_and_detectable_difference():
     row = interval_row(d)
     assert row["p"] == round(float(stats.ttest_1samp(d, 0).pvalue), 4)
     half = stats.t.ppf(0.975, 3) * d.std(ddof=1) / 2
-    assert row["detectable"] == round(half, 3)
+    # detectable is the 80 %-power effect, larger than the interval's half-width (detected about half the time)
+    from lskd_core.verdicts import detectable_effect
+
+    assert row["detectable"] == round(detectable_effect(d.std(ddof=1), 4), 3) and row["detectable"] > half
 
 
 def test_repeated_seeds_are_rejected():
@@ -151,3 +154,71 @@ def test_correlation_interval_is_fishers_z_computed_by_hand():
     assert row["verdict"] == "supported"  # strongly negative, as expected_sign=-1 asks
     assert correlation_row(x, [-v for v in y])["verdict"] == "not supported"
     assert correlation_row(x[:3], y[:3])["verdict"] == "not testable"
+
+
+# ---------------------------------------------------------------- power and the four-way verdict
+
+
+def test_detectable_effect_tends_to_the_normal_closed_form():
+    from scipy import stats
+
+    from lskd_core.verdicts import detectable_effect
+
+    n, sd = 4000, 1.3
+    z = stats.norm.ppf(0.975) + stats.norm.ppf(0.8)
+    assert detectable_effect(sd, n) == pytest.approx(z * sd / math.sqrt(n), rel=2e-3)
+
+
+def test_detectable_effect_has_80_percent_power_by_simulation():
+    """An independent check: simulate paired t-tests at the returned effect and count rejections."""
+    from scipy import stats
+
+    from lskd_core.verdicts import detectable_effect
+
+    n, sd = 10, 0.5
+    delta = detectable_effect(sd, n)
+    rng = np.random.default_rng(1)
+    d = rng.normal(delta, sd, size=(40_000, n))
+    t = d.mean(1) / (d.std(1, ddof=1) / math.sqrt(n))
+    power = np.mean(np.abs(t) > stats.t.ppf(0.975, n - 1))
+    assert power == pytest.approx(0.80, abs=0.01)
+    # ... and the interval's half-width, which the README once called detectable, has far less power
+    half = stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n)
+    d = rng.normal(half, sd, size=(40_000, n))
+    t = d.mean(1) / (d.std(1, ddof=1) / math.sqrt(n))
+    assert np.mean(np.abs(t) > stats.t.ppf(0.975, n - 1)) < 0.55
+
+
+def test_tost_hand_computed():
+    from lskd_core.verdicts import tost
+
+    d = np.array([0.1, -0.1, 0.0, 0.2, -0.2])  # mean 0, sd 0.158114, se 0.0707107
+    eq, p = tost(d, 0.5)
+    # larger one-sided p: P(t_4 > (0 + 0.5) / 0.0707107) = P(t_4 > 7.0711)
+    assert eq and p == pytest.approx(float(__import__("scipy").stats.t.sf(0.5 / (0.158114 / math.sqrt(5)), 4)),
+                                     rel=1e-4)
+    assert not tost(d, 0.1)[0]  # the 90 % interval [-0.15, 0.15] crosses 0.1
+
+
+@pytest.mark.parametrize("diffs,expected,want", [
+    ([1.1, 0.9, 1.0, 1.2, 0.8], 1.0, "supported"),
+    ([-1.1, -0.9, -1.0, -1.2, -0.8], 1.0, "not supported"),
+    ([0.05, -0.05, 0.0, 0.1, -0.1], 1.0, "smaller than the paper's effect"),
+    ([2.0, -2.0, 1.0, -1.5, 0.4], 1.0, "inconclusive"),
+])
+def test_four_way_verdicts(diffs, expected, want):
+    from lskd_core.verdicts import interval_row
+
+    row = interval_row(diffs, expected=expected)
+    assert row["verdict"] == want
+    assert row["expected"] == expected and row["detectable"] > 0
+    assert interval_row(diffs)["verdict"] == (want if want != "smaller than the paper's effect" else "inconclusive")
+
+
+def test_holm_keeps_the_equivalence_family_apart():
+    from lskd_core.verdicts import holm_verdicts, interval_row
+
+    rows = [interval_row([0.05, -0.05, 0.0, 0.1, -0.1], expected=1.0),
+            interval_row([2.0, -2.0, 1.0, -1.5, 0.4], expected=1.0),
+            interval_row([1.1, 0.9, 1.0, 1.2, 0.8], expected=1.0)]
+    assert holm_verdicts(rows) == ["smaller than the paper's effect", "inconclusive", "supported"]

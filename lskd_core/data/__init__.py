@@ -52,10 +52,21 @@ def verified(name: str, root: str) -> dict[str, int]:
     return verify(name, root)
 
 
+@lru_cache(maxsize=8)
+def _files_checked(name: str, root: str) -> None:
+    check_files(load_manifest(name), Path(root))
+
+
 def class_names(name: str, root: Path | str | None = None) -> tuple[str, ...]:
     """The data set's class names in label order, read from the copy (CIFAR-100's ``meta``,
-    ImageNet's wnid folders, CUB's ``classes.txt``; Fashion-MNIST's are fixed)."""
-    return tuple(MODULES[name].classes(resolve_root(name, root)))
+    ImageNet's wnid folders, CUB's ``classes.txt``; Fashion-MNIST's are fixed).
+
+    The copy's files are checked against the manifest's checksums first: no byte
+    of a file is parsed before it is known to be the published one.
+    """
+    path = resolve_root(name, root)
+    _files_checked(name, str(path))
+    return tuple(MODULES[name].classes(path))
 
 
 def class_synsets(name: str, root: Path | str | None = None, wn=None) -> list[str | None]:

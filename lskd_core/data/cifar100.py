@@ -16,34 +16,73 @@ import torch
 from .errors import DataError
 
 
+# What CIFAR's pickles hold besides dicts, lists, bytes, str and numbers: numpy arrays. A pickle
+# naming anything else (os.system, builtins.eval, ...) is refused before it can run.
+_NUMPY = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+          ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
+          ("numpy._core.multiarray", "scalar")}
+
+
+class _DataOnly(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        if (module, name) in _NUMPY:
+            return super().find_class(module, name)
+        raise DataError(f"cifar100: {self.path} names {module}.{name}; a CIFAR pickle holds only data, "
+                        "so it is refused unread")
+
+
 def _unpickle(path: Path) -> dict:
     if not path.is_file():
         raise DataError(f"cifar100: missing file {path}; expected ROOT=cifar-100-python/ with train, test, meta")
     try:
         with open(path, "rb") as fh:
-            return pickle.load(fh, encoding="bytes")
-    except (pickle.UnpicklingError, EOFError) as exc:
+            up = _DataOnly(fh, encoding="bytes")
+            up.path = path
+            out = up.load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as exc:
         raise DataError(f"cifar100: {path} is truncated or not a CIFAR pickle ({exc})") from exc
+    if not isinstance(out, dict):
+        raise DataError(f"cifar100: {path} holds a {type(out).__name__}, not a CIFAR dict")
+    return out
+
+
+def _field(d: dict, key: bytes, path: str):
+    if key not in d:
+        raise DataError(f"cifar100: {path} has no {key.decode()!r} entry; not a CIFAR-100 python pickle")
+    return d[key]
 
 
 def meta(root: Path) -> tuple[list[str], list[str]]:
-    m = _unpickle(Path(root) / "meta")
-    return ([s.decode() for s in m[b"fine_label_names"]], [s.decode() for s in m[b"coarse_label_names"]])
+    path = Path(root) / "meta"
+    m = _unpickle(path)
+    try:
+        return ([s.decode() for s in _field(m, b"fine_label_names", path)],
+                [s.decode() for s in _field(m, b"coarse_label_names", path)])
+    except (AttributeError, TypeError) as exc:
+        raise DataError(f"cifar100: {path}: class names are not byte strings ({exc})") from exc
 
 
 def load(root: Path, split: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Images uint8 (N, 3, 32, 32), fine labels (N,), coarse labels (N,)."""
     if split not in ("train", "test"):
         raise DataError(f"cifar100: unknown split {split!r}; valid: train, test")
-    d = _unpickle(Path(root) / split)
-    x = np.asarray(d[b"data"], dtype=np.uint8)
+    path = Path(root) / split
+    d = _unpickle(path)
+    try:
+        x = np.asarray(_field(d, b"data", path), dtype=np.uint8)
+        fine = np.asarray(_field(d, b"fine_labels", path), dtype=np.int64)
+        coarse = np.asarray(_field(d, b"coarse_labels", path), dtype=np.int64)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"cifar100/{split}: {path} holds values of the wrong type ({exc})") from exc
     if x.ndim != 2 or x.shape[1] != 3 * 32 * 32:
         raise DataError(f"cifar100/{split}: data has shape {x.shape}, expected (N, 3072)")
-    fine, coarse = np.asarray(d[b"fine_labels"]), np.asarray(d[b"coarse_labels"])
     if not len(x) == len(fine) == len(coarse):
         raise DataError(f"cifar100/{split}: {len(x)} images, {len(fine)} fine and {len(coarse)} coarse labels")
+    if len(fine) and not (0 <= fine.min() and fine.max() < 100 and 0 <= coarse.min() and coarse.max() < 20):
+        raise DataError(f"cifar100/{split}: labels outside 0-99 (fine) or 0-19 (coarse): "
+                        f"fine {fine.min()}..{fine.max()}, coarse {coarse.min()}..{coarse.max()}")
     return (torch.from_numpy(x.reshape(-1, 3, 32, 32).copy()),
-            torch.from_numpy(fine.astype(np.int64)), torch.from_numpy(coarse.astype(np.int64)))
+            torch.from_numpy(fine), torch.from_numpy(coarse))
 
 
 def superclass_of(root: Path) -> dict[int, int]:

@@ -9,7 +9,6 @@ classes per split. ``verify`` checks a copy against it and raises a
 from __future__ import annotations
 
 import hashlib
-import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,8 +26,9 @@ def _manifest_dirs() -> list[Path]:
     The tests' fixtures (a few images in each real on-disk layout) are checked
     against manifests of their own this way, through the same ``verify``.
     """
-    extra = os.environ.get("LSKD_DATA_MANIFESTS")
-    return ([Path(extra)] if extra else []) + [MANIFEST_DIR]
+    from ..settings import manifest_dirs
+
+    return manifest_dirs() + [MANIFEST_DIR]
 
 
 @dataclass(frozen=True)
@@ -97,6 +97,8 @@ def check_files(manifest: Manifest, root: Path) -> None:
             if spec.required:
                 raise DataError(f"{manifest.name}: missing file {p}; " + _fix_hint(manifest))
             continue
+        if not p.is_file():  # a FIFO or a device would block the checksum's read for ever
+            raise DataError(f"{manifest.name}: {p} is not a regular file; " + _fix_hint(manifest))
         for algo, want, payload in (("sha256", spec.sha256, False), ("md5", spec.md5, False),
                                     ("sha256", spec.sha256_payload, True)):
             if want is None:

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from .. import cache
 from ..dist import cpus
-from ..io import atomic_write_json
+from ..io import atomic_write_json, file_sha256
+from ..proc import die_with_parent
 from . import corpus as corpus_mod
 
 PLUGIN_DIR = Path(__file__).resolve().parent / "fairseq_plugin"
@@ -83,7 +84,9 @@ def use_cuda() -> bool:
     The device is not part of a run's key: like the image runs, a translation
     run records the hardware it ran on (``hardware()``) instead.
     """
-    if os.environ.get("LSKD_DEVICE", "").lower() == "cpu":
+    from ..settings import device
+
+    if device() == "cpu":
         return False
     import torch
 
@@ -113,7 +116,9 @@ def _run(module: str, args: list[str], log: Path) -> None:
     env = {**os.environ, "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1", "OMP_NUM_THREADS": str(FAIRSEQ_THREADS),
            "MKL_NUM_THREADS": str(FAIRSEQ_THREADS)}
     with open(log, "a") as fh:
-        r = subprocess.run([sys.executable, "-m", module, *args], stdout=fh, stderr=subprocess.STDOUT, env=env)
+        # fairseq ends with the process that started it, even one killed with SIGKILL (issue 28).
+        r = subprocess.run([sys.executable, "-m", module, *args], stdout=fh, stderr=subprocess.STDOUT, env=env,
+                           preexec_fn=die_with_parent)
     if r.returncode:
         tail = log.read_text()[-2000:]
         raise RuntimeError(f"{module} failed (exit {r.returncode}); the end of {log}:\n{tail}")
@@ -192,7 +197,15 @@ def train(cfg: NMTConfig, data: Path, teacher: Path | None = None) -> Path:
     out = _step_dir("student" if teacher else "teacher", conf)
     ckpt = out / "checkpoint_last.pt"
     if (out / "done.json").is_file():
-        return ckpt
+        problem = checkpoint_problem(ckpt)
+        if problem is None:
+            return ckpt
+        print(f"warning: translation step {out} is damaged ({problem}); it trains again", file=sys.stderr)
+        (out / "done.json").unlink()
+        for stale in (ckpt, out / "checkpoint_best.pt", *out.glob("scores_*.json")):
+            stale.unlink(missing_ok=True)
+    if teacher is not None:
+        verified(teacher)
     out.mkdir(parents=True, exist_ok=True)
     if teacher is None:
         crit = ["--criterion", "label_smoothed_cross_entropy", "--label-smoothing", str(cfg.alpha)]
@@ -210,7 +223,33 @@ def train(cfg: NMTConfig, data: Path, teacher: Path | None = None) -> Path:
                                "--num-workers", "0"],
          out / "log.txt")
     atomic_write_json(out / "done.json", {"config": conf, "wall_time_s": time.perf_counter() - t0,
-                                          "hardware": hardware()})
+                                          "hardware": hardware(), "files_sha256": {ckpt.name: file_sha256(ckpt)}})
+    return ckpt
+
+
+def checkpoint_problem(ckpt: Path) -> str | None:
+    """None when ``ckpt`` is the checkpoint its finished step recorded (SHA-256 in ``done.json``)."""
+    try:
+        done = json.loads((ckpt.parent / "done.json").read_text())
+    except (OSError, ValueError) as exc:
+        return f"done.json is unreadable ({exc})"
+    want = (done.get("files_sha256") or {}).get(ckpt.name)
+    if want is None:
+        return f"done.json records no checksum for {ckpt.name}"
+    if not ckpt.is_file():
+        return f"{ckpt.name} is missing"
+    if file_sha256(ckpt) != want:
+        return f"{ckpt.name} does not match the SHA-256 in done.json"
+    return None
+
+
+def verified(ckpt: Path) -> Path:
+    """``ckpt``, once its checksum matches its step's record. fairseq unpickles checkpoints in full
+    (they hold omegaconf objects that torch's weights-only loader refuses), so no file reaches it
+    unchecked."""
+    problem = checkpoint_problem(ckpt)
+    if problem:
+        raise cache.DamagedRun(f"{ckpt}: {problem}; fairseq will not read it (delete {ckpt.parent} to retrain)")
     return ckpt
 
 
@@ -223,6 +262,7 @@ def bleu(ckpt: Path, data: Path, cfg: NMTConfig, split: str = "test") -> dict:
         return json.loads(out.read_text())
     log = ckpt.parent / f"generate_{split}.txt"
     log.unlink(missing_ok=True)
+    verified(ckpt)
     t0 = time.perf_counter()
     _run("fairseq_cli.generate", [str(data / "bin"), "--path", str(ckpt), "--gen-subset", split,
                                   "--beam", str(cfg.beam), "--batch-size", "256", *_device_args(),
