@@ -130,6 +130,17 @@ CANDIDATES = [
          "augmented (5 epochs): the widest gap on the whole set",
          dict(arch="convnet3_l", augment=True, num_epochs=15),
          dict(arch="convnet3_s", augment=False, num_epochs=5)),
+    cand("n5k_augT_14px_s", "as n5k_augT_14px_m with the 8-16-32 student: a wider teacher-student gap",
+         dict(arch="convnet3_l", downsample=2, n_train=5_000, augment=True, num_epochs=100, batch_size=128, lr=0.1),
+         dict(arch="convnet3_s", downsample=2, n_train=5_000, augment=False, num_epochs=60, batch_size=128,
+              lr=0.1)),
+    cand("n5k_augT_28px_s", "as n5k_augT_14px_s at 28x28",
+         dict(arch="convnet3_l", n_train=5_000, augment=True, num_epochs=100, batch_size=128, lr=0.1),
+         dict(arch="convnet3_s", n_train=5_000, augment=False, num_epochs=60, batch_size=128, lr=0.1)),
+    cand("n10k_augT_28px_m", "10,000 images at 28x28; 32-64-128 teacher augmented (60 epochs); 16-32-64 student "
+         "not augmented (40 epochs)",
+         dict(arch="convnet3_l", n_train=10_000, augment=True, num_epochs=60, batch_size=128, lr=0.1),
+         dict(arch="convnet3_m", n_train=10_000, augment=False, num_epochs=40, batch_size=128, lr=0.1)),
     cand("n2k_augT_14px_m", "2,000 images; 32-64-128 teacher augmented (200 epochs); 16-32-64 student not "
          "augmented (100 epochs)",
          dict(arch="convnet3_l", downsample=2, n_train=2_000, augment=True, num_epochs=200, batch_size=128, lr=0.1),
@@ -188,7 +199,13 @@ def load() -> dict:
     return {"criteria": CRITERIA, "amendments": AMENDMENTS, "hardware": hardware(), "candidates": {}}
 
 
-def save(doc: dict) -> None:
+def save(doc: dict, name: str | None = None) -> None:
+    """Write ``doc``; with ``name``, merge only that candidate into what the file holds now, so two
+    searches (or a search and ``show``) never drop each other's entries."""
+    if name is not None and OUT.is_file():
+        disk = json.loads(OUT.read_text())
+        disk["candidates"][name] = doc["candidates"][name]
+        doc = disk
     atomic_write_json(OUT, doc)
 
 
@@ -206,7 +223,7 @@ def run(names: list[str], seeds: tuple[int, ...], stage: str, plateau: bool) -> 
             entry["seeds"][str(s)] = measure_seed(c, s)
             entry["summary"] = summarise(entry["seeds"])
             entry["measured"] = time.strftime("%Y-%m-%d")
-            save(doc)  # after every seed: a killed search loses at most one seed's bookkeeping
+            save(doc, name)  # after every seed: a killed search loses at most one seed's bookkeeping
             print(f"[testbed] {name} seed {s}: {entry['seeds'][str(s)]}", flush=True)
         if plateau and "0" not in entry["plateau"]:
             print(f"[testbed] {name} plateau (3x epochs, seed 0) ...", flush=True)
@@ -214,7 +231,7 @@ def run(names: list[str], seeds: tuple[int, ...], stage: str, plateau: bool) -> 
             short = entry["seeds"]["0"]
             entry["plateau"]["0"] = {"x3": long, "gap": {k: round(long[k] - short[k], 2)
                                                           for k in ("teacher", "ce", "kd_T1", "kd_T3")}}
-            save(doc)
+            save(doc, name)
         print(f"[testbed] {name}: {entry.get('summary')}", flush=True)
 
 

@@ -109,7 +109,8 @@ _SPECS = (
     ClaimSpec("ls_hurts_at_T64", "At T=64 a smoothed teacher gives a worse student", "Tables 2A, 2B, 4 at T=64",
               "03_student_grid", _GRID, V._diff((0.0, 64), (0.1, 64))),
     ClaimSpec("eta_signature_train", "Students of a smoothed teacher diffuse towards similar classes and away "
-              "from the others: eta(S1) < 0 < eta(S2) (train; one claim, since the normaliser ties the two signs)",
+              "from the others: eta(S1) < 0 < eta(S2) for every target class (train; one claim, since the "
+              "normaliser ties the two signs)",
               "Table 3, B.4: the signature for 10/10 targets", "05_diffusion", ("3-R18", "3-R50", "B.4")),
     ClaimSpec("eta_signature_test", "... and on held-out images: eta(S1) < 0 < eta(S2)",
               "Table 3, B.4 (val): 9/10 and 10/10 targets", "05_diffusion", ("3-R18", "3-R50", "B.4")),
@@ -231,3 +232,12 @@ def gate_sentence(rows: list[dict], profile: str) -> str:
             f"cross-entropy alone ({'; '.join(parts)}). The gate fails: where distillation gives nothing, "
             "whether label smoothing makes it worse cannot be answered on this profile, and the verdicts below "
             "describe this testbed, not the paper's question.")
+
+
+def phrase(row: dict | None, unit: str = "points") -> str:
+    """A verdict row in words for a chapter's prose: the verdict in bold, then the numbers it rests on."""
+    if row is None or row.get("verdict") in (None, "not run"):
+        return "not computed on this run"
+    ci = row.get("95% CI", "n/a")
+    return (f"**{row['verdict']}** ({row['ours: mean diff']:+.2f} {unit}, 95 % CI {ci}, "
+            f"n = {row.get('n seeds', row.get('n points'))})")

@@ -241,3 +241,45 @@ def dashboard(table: pd.DataFrame, path: Path | None = None):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=110)
     return fig
+
+
+def profile_summary(table: pd.DataFrame) -> str:
+    from .verdicts import SMALLER
+
+    """One paragraph per profile, in words computed from the ledger's Holm-adjusted verdicts: the
+    distillation gate first, then what is supported, contradicted and smaller than the paper's
+    effect. Image and translation claims get separate paragraphs. Markdown, for the front page."""
+    from .claims import GATE
+    from .verdicts import SMALLER
+
+    profiles = [c.split(":")[0] for c in table.columns if c.endswith(": verdict")]
+    gate_keys = set(GATE.values())
+    out = []
+    for prof in profiles:
+        for part, keep in (("images", lambda k: not k.startswith("nmt_")), ("translation", lambda k: k.startswith("nmt_"))):
+            rows = table[[keep(k) for k in table.key]]
+            got = rows[rows[f"{prof}: Holm"] != "not run"]
+            if got.empty:
+                continue
+            gate = got[got.key.isin(gate_keys)]
+            claims = got[~got.key.isin(gate_keys)]
+
+            def names(verdict):
+                keys = claims[claims[f"{prof}: Holm"] == verdict].key.tolist()
+                return ", ".join(f"`{k}`" for k in keys) if keys else "none"
+
+            if gate.empty:
+                gate_words = "the distillation gate was not computed"
+            elif (gate[f"{prof}: Holm"] == "supported").all():
+                gate_words = "distillation from the plain teacher beats the student trained alone (the gate passes)"
+            else:
+                gate_words = ("distillation from the plain teacher is **not** shown to beat the student trained "
+                              "alone, so the paper's question has no signal here and the verdicts below describe "
+                              "the testbed, not the paper's claims")
+            n_inc = int((claims[f"{prof}: Holm"] == "inconclusive").sum())
+            origin = "reference records" if got[f"{prof}: ours"].str.contains("reference record").any() else "this build"
+            out.append(f"**`{prof}`, {part}** ({origin}): {gate_words}. After Holm's adjustment over the "
+                       f"profile's claims, supported: {names('supported')}; contradicted: {names('not supported')}; "
+                       f"smaller than the paper's effect: {names(SMALLER)}; {n_inc} of {len(claims)} "
+                       f"inconclusive.")
+    return "\n\n".join(out) or "No profile has claim records yet: run the chapters first."

@@ -164,10 +164,10 @@ def _running_cell(out: Path) -> str:
     except (OSError, ValueError):
         return "an unknown cell"
     code = [c for c in nb.get("cells", []) if c.get("cell_type") == "code"]
-    for i, c in enumerate(code):
-        if c.get("metadata", {}).get("papermill", {}).get("status") == "running":
-            return f"code cell #{i}"
-    return "an unknown cell"
+    # papermill starts cells in order and marks each as it starts; when the kernel dies it marks the
+    # cell it was in as completed, so the last cell that started is the one the kernel died in.
+    started = [i for i, c in enumerate(code) if c.get("metadata", {}).get("papermill", {}).get("start_time")]
+    return f"code cell #{started[-1]}" if started else "an unknown cell"
 
 
 def chapter_needs(nb) -> set[str]:

@@ -138,6 +138,17 @@ def train_students(teacher_cfg: TrainConfig, student_cfg: TrainConfig, temperatu
         return student_config_dict(student_cfg, teacher_run, t, beta, feature_weight, kd_from_epoch)
 
     runs = {t: cache.run_dir("student", conf_for(t)) for t in temps}
+    # One lock for every sweep of this teacher and student config, whatever its temperatures: two
+    # processes asking for [1, 4] and [4, 8] at once would otherwise both train T = 4. The second
+    # waits, then trains only what is still missing.
+    family = cache.run_dir("sweeps", {k: v for k, v in conf_for(0.0).items() if k != "temperature"})
+    with (cache.lock(family) if dist.world_size() == 1 else contextlib.nullcontext()):
+        return _sweeps(teacher_cfg, student_cfg, teacher_run, temps, runs, conf_for, beta, feature_weight,
+                       kd_from_epoch, progress)
+
+
+def _sweeps(teacher_cfg, student_cfg, teacher_run, temps, runs, conf_for, beta, feature_weight, kd_from_epoch,
+            progress) -> dict[float, cache.Run]:
     for _ in range(len(temps) + 1):
         todo = [t for t in temps if not runs[t].done]
         if not todo:

@@ -20,7 +20,7 @@ from .errors import DataError
 # naming anything else (os.system, builtins.eval, ...) is refused before it can run.
 _NUMPY = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
           ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
-          ("numpy._core.multiarray", "scalar")}
+          ("numpy._core.multiarray", "scalar"), ("_codecs", "encode")}  # bytes in a protocol-2 pickle
 
 
 class _DataOnly(pickle.Unpickler):

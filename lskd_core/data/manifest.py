@@ -66,7 +66,16 @@ def load_manifest(name: str) -> Manifest:
                 MANIFEST_DIR / f"{name}.toml")
     if not path.is_file():
         raise DataError(f"unknown data set {name!r}; known: {', '.join(available())}")
-    raw = tomllib.loads(path.read_text())
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise DataError(f"manifest {path} is not valid TOML ({exc})") from None
+    fields = set(FileSpec.__dataclass_fields__)
+    for f in raw.get("files", []):
+        unknown = sorted(set(f) - fields) if isinstance(f, dict) else ["(not a table)"]
+        if unknown or "path" not in f:
+            raise DataError(f"manifest {path}: a [[files]] entry has unknown keys {unknown} or no path; "
+                            f"valid keys: {', '.join(sorted(fields))}")
     files = tuple(FileSpec(**f) for f in raw.pop("files", []))
     known = {"name", "title", "source", "citation", "licence", "num_classes", "counts",
              "default_root", "debian_package", "input"}
