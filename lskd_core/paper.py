@@ -228,4 +228,45 @@ OFFICIAL_CODE_DEFECTS = (
      "consequence": "Each panel has its own axes, so distances are not comparable across panels.",
      "here": "lskd_core.analysis.projection.plane_coordinates uses the templates' plane for every "
               "panel."},
+    {"file": "bash_scripts/imagenet/train_student.sh", "lines": "54",
+     "defect": "Every student distils from the teacher file named '...-best.pth.tar', the checkpoint the "
+               "teacher script kept for its best validation top-1.",
+     "consequence": "On ImageNet the validation set is the test set, so the teacher was chosen on the images "
+                    "its students are scored on.",
+     "here": "A student distils from its teacher's final-epoch weights, the only ones the run cache keeps."},
+    {"file": "bash_scripts/cub/train_student.sh", "lines": "47",
+     "defect": "The CUB student script likewise distils from the teacher's '-best' file, selected on CUB's "
+               "test split (the CUB scripts have no other held-out split).",
+     "consequence": "The CUB teachers of Tables 2B, 4 and B.1 were picked on the test images.",
+     "here": "As above: final-epoch teachers, no selection on any split."},
+    {"file": "src/image_classification/cub/train_student.py", "lines": "329, 372-382",
+     "defect": "The CUB student is evaluated on the test split after every epoch, and the checkpoint with the "
+               "best test top-1 is copied to the 'best' file and logged as best_acc1.",
+     "consequence": "A 'best' CUB student accuracy is the maximum over epochs of the test accuracy: an "
+                    "optimistic figure, chosen on the images it reports.",
+     "here": "Every verdict uses the final epoch (`final_top1`); the best epoch is recorded, never used."},
+    {"file": "bash_scripts/cub/train_student.sh", "lines": "36",
+     "defect": "SEED=2021 is fixed for every student, and each alpha has one teacher file.",
+     "consequence": "The three repetitions behind the paper's CUB standard deviations cannot have varied the "
+                    "teacher with this script; at most the student's seed was changed by hand.",
+     "here": "Seed s trains both teachers and all their students, so the intervals cover teacher and "
+              "student variation together."},
+)
+
+# Inconsistencies inside the paper's own text and tables, beyond those chapter 8 computes from the tables.
+PAPER_TEXT_ERRATA = (
+    {"where": "Sec. 5", "what": "The ImageNet ResNet-50 student's projections are cited as Figure A.4; the "
+                                "ResNet-50 student panels are Figure A.1."},
+    {"where": "Tables 2A and D.1", "what": "The two tables disagree on top-5 as well as top-1: for the smoothed "
+                                           "teacher's ResNet-18 student at T = 64, 2A gives 89.564 and D.1 87.811."},
+    {"where": "Appendix H, cases 1 and 2", "what": "The plain-teacher students paired at equal entropy are not "
+                                                   "cells of Table 2B, so this book's T = 2 pairing "
+                                                   "(`ENTROPY_H1[(0.0, 2)]`) is an inference, not a number the "
+                                                   "paper prints."},
+    {"where": "Sec. 6 on Tables 5 and B.2", "what": "The text says a smoothed teacher hurts translation at high "
+                                                     "T; the tables show its student better at T = 1-3 and worse at "
+                                                     "T = 64 by at most 0.10 BLEU, inside D.3's standard deviation "
+                                                     "of 0.288."},
+    {"where": "Appendix H", "what": "The '34 experiments' behind the claim that more systematic diffusion means "
+                                    "lower accuracy are backed by no table; only the case studies are printed."},
 )
