@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .paths import DEFAULT_CACHE, ROOT
 from .io import atomic_torch_save, atomic_write_json, file_sha256, load_checkpoint
 
-PACKAGE_DIR = Path(__file__).resolve().parent
 # Only the code that changes what a run computes enters its key: editing a
 # notebook or the CLI must not invalidate trained models. Each family of runs
 # names its own sources, so editing the fairseq criterion re-runs translation
@@ -40,7 +40,7 @@ def cache_root() -> Path:
     # started it agree on one cache for a relative LSKD_CACHE.
     from .settings import cache_dir
 
-    return cache_dir(PACKAGE_DIR.parent / "runs").expanduser().absolute()
+    return cache_dir(DEFAULT_CACHE).expanduser().absolute()
 
 
 def code_version(family: str = "image") -> str:
@@ -49,8 +49,8 @@ def code_version(family: str = "image") -> str:
         raise ValueError(f"unknown run family {family!r}; valid: {', '.join(SOURCES)}")
     h = hashlib.sha256(__version__.encode())
     for pattern in SOURCES[family]:
-        for p in sorted(PACKAGE_DIR.parent.glob(pattern)):
-            h.update(str(p.relative_to(PACKAGE_DIR.parent)).encode())
+        for p in sorted(ROOT.glob(pattern)):
+            h.update(str(p.relative_to(ROOT)).encode())
             h.update(p.read_bytes())
     return f"{__version__}+{h.hexdigest()[:12]}"
 

@@ -11,7 +11,7 @@ Each ``ClaimSpec`` records:
   ``"book"`` (this book's own question, such as the distillation gate, which
   decides whether the paper's question can be asked on a profile at all);
 - ``tables``: the paper tables whose numbers give the paper's side of the
-  contrast (``verdicts.paper_evidence`` lists them for and against);
+  contrast (``paper_evidence`` lists them for and against);
 - the contrast, one number per seed that is > 0 when the claim holds. For a
   claim read off a teacher-by-temperature grid it is ``contrast`` (a function
   of an accuracy lookup, applied alike to one seed of ours and to a paper
@@ -27,13 +27,211 @@ ledger, and no notebook defines a claim (``tests/test_claims.py``).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Mapping
 
 import numpy as np
 
 from . import verdicts as V
-from .paper import EQUAL_ENTROPY_PAIRS, LARGER_ALPHA_J1
+from .verdicts import interval_row
+from .paper import APPENDIX_I_DROPS, EQUAL_ENTROPY_PAIRS, LARGER_ALPHA_J1
+
+
+Acc = Mapping[tuple[float, float | None], Mapping[int, float]]  # (alpha, T) -> {seed: accuracy}
+Lookup = Callable[[float, float | None], float | None]  # (alpha, T) -> accuracy, None if absent
+
+
+@dataclass(frozen=True)
+class Claim:
+    key: str
+    text: str
+    # contrast(lookup) -> the quantity that is > 0 when the claim holds. The same
+    # function is applied to one seed of ours and to a table of the paper.
+    contrast: Callable[[Lookup], float | None]
+
+
+def _missing(*values: float | None) -> bool:
+    return any(v is None for v in values)
+
+
+def diff(a: tuple[float, float | None], b: tuple[float, float | None]) -> Callable[[Lookup], float | None]:
+    """Contrast ``acc(a) - acc(b)``."""
+    def contrast(g: Lookup) -> float | None:
+        x, y = g(*a), g(*b)
+        return None if _missing(x, y) else x - y
+    return contrast
+
+
+def drop_more(t_lo: float, t_hi: float, plain: float = 0.0, smoothed: float = 0.1) -> Callable[[Lookup], float | None]:
+    """Contrast ``[acc(smoothed, t_lo) - acc(smoothed, t_hi)] - [acc(plain, t_lo) - acc(plain, t_hi)]``."""
+    def contrast(g: Lookup) -> float | None:
+        v = g(smoothed, t_lo), g(smoothed, t_hi), g(plain, t_lo), g(plain, t_hi)
+        return None if _missing(*v) else (v[0] - v[1]) - (v[2] - v[3])
+    return contrast
+
+
+
+def _seed_lookup(acc: Acc, seed: int) -> Lookup:
+    def g(alpha: float, t: float | None) -> float | None:
+        cell = acc.get((alpha, None if t is None else float(t)))
+        return None if cell is None else cell.get(seed)
+    return g
+
+
+# Every image-classification table of the paper with a teacher-by-temperature grid: no
+# default subset hides a row that bears on a claim (the ResNet-50 students included).
+IMAGE_TABLES = ("2A", "2A-R50", "2B", "2B-R50", "4", "B.1", "B.3")
+TRANSLATION_TABLES = ("5", "B.2")
+
+
+# Every experiment of the paper was repeated three times; its D tables give the standard deviation.
+PAPER_RUNS = 3
+
+
+def paper_noise(contrast: Callable[[Lookup], float | None], table: str) -> float | None:
+    """Two standard errors of the paper's own value of a contrast, from the table's reported spreads.
+
+    A grid contrast is linear in the cells it reads (a difference, or a difference of
+    differences); its coefficients are found by evaluating it on indicator tables. With each
+    cell a mean of ``PAPER_RUNS`` independent runs of standard deviation ``sd``, the contrast's
+    standard error is ``sqrt(sum c_i^2 sd_i^2 / PAPER_RUNS)``. None when the table reports no
+    spread for a cell the contrast reads.
+    """
+    from .paper import GRID
+
+    std, rows = GRID[table].get("std"), GRID[table]["rows"]
+    if not std:
+        return None
+
+    def lookup(hot):
+        def g(a, t):
+            key = (a, None if t is None else float(t))
+            return None if key not in rows else (1.0 if key == hot else 0.0)
+        return g
+
+    zero = contrast(lookup(None))
+    if zero is None:
+        return None
+    var = 0.0
+    for cell in rows:
+        coef = contrast(lookup(cell)) - zero
+        if coef:
+            sd = std.get(cell)
+            if sd is None:
+                return None
+            var += coef ** 2 * sd ** 2
+    return 2 * math.sqrt(var / PAPER_RUNS)
+
+
+def paper_evidence(claim: Claim, tables) -> str:
+    """The paper's contrast for ``claim`` in every table that has its cells: for the claim or
+    against it only where it lies beyond two standard errors of the paper's own spread (D.1-D.4),
+    "within the paper's noise" otherwise, and apart where the table reports no spread."""
+    from .paper import top1
+
+    groups: dict[str, list[str]] = {"for": [], "against": [], "within the paper's noise": [], "no spread reported": []}
+    for tab in tables:
+        d = claim.contrast(lambda a, t, _tab=tab: top1(_tab, a, t))
+        if d is None:
+            continue
+        noise = paper_noise(claim.contrast, tab)
+        if noise is None:
+            groups["no spread reported"].append(f"{tab} {d:+.2f}")
+        elif abs(d) <= noise:
+            groups["within the paper's noise"].append(f"{tab} {d:+.2f} (±{noise:.2f})")
+        else:
+            groups["for" if d > 0 else "against"].append(f"{tab} {d:+.2f} (±{noise:.2f})")
+    return "; ".join(f"{k}: {', '.join(v) or 'none'}" for k, v in groups.items())
+
+
+def evaluate_claims(acc: Acc, seeds, claims=None, paper_tables=None):
+    """One row per claim: paper differences, our paired mean difference, its CI and the verdict.
+
+    ``claims`` defaults to the student grid's claims. The paper's side comes from each claim's
+    own tables in the registry (``ClaimSpec.tables``); ``paper_tables`` overrides them (an empty
+    tuple: no paper columns, for a look at runs the paper has no table for).
+    """
+    import pandas as pd
+
+    from .paper import top1
+
+    if claims is None:
+        claims = GRID_CLAIMS
+
+    if len(set(seeds)) != len(list(seeds)):
+        raise ValueError(f"seeds {list(seeds)} repeat; a repeated seed is not a new sample")
+    rows = []
+    for c in claims:
+        row = {"key": c.key, "claim": c.text}
+        tables = paper_tables if paper_tables is not None else (REGISTRY[c.key].tables if c.key in REGISTRY else ())
+        for tab in tables:
+            d = c.contrast(lambda a, t, _tab=tab: top1(_tab, a, t))
+            row[f"paper {tab}"] = None if d is None else round(d, 3)
+        row["paper evidence"] = paper_evidence(c, tables)
+        per_seed = [c.contrast(_seed_lookup(acc, s)) for s in seeds]
+        if _missing(*per_seed):
+            row.update({"ours: mean diff": None, "95% CI": "n/a", "n seeds": 0, "verdict": "not run"})
+            rows.append(row)
+            continue
+        row.update(interval_row(per_seed))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# The registry keys of the diffusion claims, by kind and split (written out: a key is searched for by name).
+ETA_KEYS = {("signature", "train"): "eta_signature_train", ("signature", "test"): "eta_signature_test",
+            ("s1_lower", "train"): "eta_s1_lower_with_ls_train", ("s1_lower", "test"): "eta_s1_lower_with_ls_test"}
+
+
+def eta_claims(records, ls_alpha: float = 0.1, plain_alpha: float = 0.0, paper_tables=("3-R18", "3-R50", "B.4")):
+    """Verdicts on systematic diffusion from ``experiments.eta_records`` output.
+
+    The signature is the paper's per-target statement: eta(S1) < 0 and
+    eta(S2) > 0 for *every* target class. Per seed the contrast is the
+    smallest, over targets, of ``min(-eta(S1), eta(S2))``: positive exactly when
+    every target shows both signs. The seeds are the sample. The paper's column
+    is the same minimum over its ten targets. The comparison with the plain
+    teacher averages eta(S1) over the targets per seed.
+    """
+    import pandas as pd
+
+    from .paper import ETA, ETA_COLUMNS
+
+    mean = records.groupby(["alpha", "seed", "split", "set"]).eta.mean()
+
+    def per_seed(alpha, split, s):
+        return mean.loc[(alpha, slice(None), split, s)].to_numpy()
+
+    wide = records.pivot_table(index=["alpha", "seed", "split", "target"], columns="set", values="eta")
+    worst = np.minimum(-wide["S1"], wide["S2"]).groupby(level=["alpha", "seed", "split"]).min()
+
+    def signature(alpha, split):
+        return worst.loc[(alpha, slice(None), split)].to_numpy()
+
+    def paper_worst(tab, split):
+        c1, c2 = (ETA_COLUMNS.index(f"{'train' if split == 'train' else 'val'} {s}") for s in ("S1", "S2"))
+        return round(float(min(min(-v[c1], v[c2]) for v in ETA[tab]["rows"].values())), 3)
+
+    rows = []
+    splits = [sp for sp in ("train", "test") if sp in set(records.split)]
+    alphas = set(records.alpha)
+    for split in splits:
+        name = "train" if split == "train" else "validation/test"
+        # eta(S1) < 0 and eta(S2) > 0 are nearly forced together by the shared normaliser, so they
+        # are one claim: per seed and target, min(-eta(S1), eta(S2)) > 0 exactly when both signs hold.
+        row = {"key": ETA_KEYS[("signature", split)],
+               "claim": f"LS teacher (alpha={ls_alpha}), {name}: eta(S1) < 0 < eta(S2) for every target"}
+        row.update({f"paper {t}": paper_worst(t, split) for t in paper_tables})
+        row.update(interval_row(signature(ls_alpha, split)))
+        rows.append(row)
+        if plain_alpha in alphas:
+            row = {"key": ETA_KEYS[("s1_lower", split)],
+                   "claim": f"{name}: eta(S1) is lower with the LS teacher than with the plain one"}
+            row.update({f"paper {t}": None for t in paper_tables})
+            row.update(interval_row(per_seed(plain_alpha, split, "S1") - per_seed(ls_alpha, split, "S1")))
+            rows.append(row)
+    return pd.DataFrame(rows)
 
 
 KINDS = {"paper": "the paper's claim", "sharper": "a sharper test of a paper claim",
@@ -56,15 +254,15 @@ class ClaimSpec:
         if self.kind not in KINDS:
             raise ValueError(f"claim {self.key!r}: kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
 
-    def as_claim(self, text: str | None = None) -> V.Claim:
+    def as_claim(self, text: str | None = None) -> Claim:
         if self.contrast is None:
             raise ValueError(f"claim {self.key!r} is not read off an accuracy grid")
-        return V.Claim(self.key, text or self.statement, self.contrast)
+        return Claim(self.key, text or self.statement, self.contrast)
 
     def evaluate(self, text: str | None = None, **inputs) -> dict:
         """The verdict row of a per-seed claim from the chapter's named inputs."""
         if self.per_seed is None:
-            raise ValueError(f"claim {self.key!r} is evaluated with verdicts.evaluate_claims")
+            raise ValueError(f"claim {self.key!r} is evaluated with claims.evaluate_claims")
         diffs = np.asarray(self.per_seed(**{k: np.asarray(v, dtype=float) for k, v in inputs.items()}), dtype=float)
         row = {"key": self.key, "claim": text or self.statement}
         if self.paper is not None:
@@ -72,8 +270,8 @@ class ClaimSpec:
         return {**row, **V.interval_row(diffs)}
 
 
-_GRID = V.IMAGE_TABLES
-_NMT = V.TRANSLATION_TABLES
+_GRID = IMAGE_TABLES
+_NMT = TRANSLATION_TABLES
 
 
 def _j1_drop_more() -> float:
@@ -98,16 +296,16 @@ _SPECS = (
     ClaimSpec("ls_teacher_more_accurate", "Is the smoothed teacher more accurate? (Not a claim of the paper: "
               "Tables 2A and 2B show it slightly ahead, Appendix J shows a more smoothed teacher behind)",
               "Tables 2A, 2B (teachers); Table J.1", "02_teachers", ("2A", "2B"),
-              V._diff((0.1, None), (0.0, None)), kind="book"),
+              diff((0.1, None), (0.0, None)), kind="book"),
     ClaimSpec("ls_helps_at_T1", "At T=1 a smoothed teacher gives a better student (Shen et al.'s finding holds)",
-              "Tables 2A, 2B, 4, B.1, B.3 at T=1", "03_student_grid", _GRID, V._diff((0.1, 1), (0.0, 1))),
+              "Tables 2A, 2B, 4, B.1, B.3 at T=1", "03_student_grid", _GRID, diff((0.1, 1), (0.0, 1))),
     ClaimSpec("ls_hurts_at_T3", "At T=3 a smoothed teacher gives a worse student",
-              "Tables 2A, 2B, 4, B.1, B.3 at T=3", "03_student_grid", _GRID, V._diff((0.0, 3), (0.1, 3))),
+              "Tables 2A, 2B, 4, B.1, B.3 at T=3", "03_student_grid", _GRID, diff((0.0, 3), (0.1, 3))),
     ClaimSpec("ls_drops_more_T1_to_T3", "From T=1 to T=3 the smoothed teacher's student loses more accuracy",
               "Sec. 5 (5.05 and 1.21 points quoted); Tables 2A, 2B, 4, B.1, B.3", "03_student_grid", _GRID,
-              V._drop_more(1, 3)),
+              drop_more(1, 3)),
     ClaimSpec("ls_hurts_at_T64", "At T=64 a smoothed teacher gives a worse student", "Tables 2A, 2B, 4 at T=64",
-              "03_student_grid", _GRID, V._diff((0.0, 64), (0.1, 64))),
+              "03_student_grid", _GRID, diff((0.0, 64), (0.1, 64))),
     ClaimSpec("eta_signature_train", "Students of a smoothed teacher diffuse towards similar classes and away "
               "from the others: eta(S1) < 0 < eta(S2) for every target class (train; one claim, since the "
               "normaliser ties the two signs)",
@@ -132,7 +330,7 @@ _SPECS = (
     ClaimSpec("classwise_drop", "Classes with close neighbours lose accuracy as T rises (smoothed teacher)",
               "Appendix I: retrievers -6.8, snakes -6.0 points (val)", "07_classwise_and_alpha",
               per_seed=lambda acc_low_t, acc_high_t: acc_low_t - acc_high_t,
-              paper=lambda: [round(81.600 - 74.800, 3), round(73.200 - 67.200, 3)]),
+              paper=lambda: [round(lo - hi, 3) for lo, hi in APPENDIX_I_DROPS.values()]),
     ClaimSpec("classwise_neighbours_drop_more", "Classes with close semantic neighbours lose more accuracy from low "
               "to high T than classes without, and more so with a smoothed teacher (a difference of differences)",
               "Appendix I (retrievers and snakes; stated for the smoothed teacher only)", "07_classwise_and_alpha",
@@ -146,23 +344,23 @@ _SPECS = (
               paper=lambda: round(LARGER_ALPHA_J1[64][1] - LARGER_ALPHA_J1[64][2], 3)),
     ClaimSpec("fd_ls_helps_at_T1", "With feature distillation added to KD, a smoothed teacher still helps at T=1",
               "Table B.5: 83.794 vs 82.568 (CUB, ResNet-50 -> ResNet-50)", "12_feature_kd", ("B.5",),
-              V._diff((0.1, 1), (0.0, 1))),
+              diff((0.1, 1), (0.0, 1))),
     ClaimSpec("fd_ls_hurts_at_T3", "With feature distillation added to KD, a smoothed teacher still hurts at T=3",
-              "Table B.5: 81.739 vs 82.706", "12_feature_kd", ("B.5",), V._diff((0.0, 3), (0.1, 3))),
+              "Table B.5: 81.739 vs 82.706", "12_feature_kd", ("B.5",), diff((0.0, 3), (0.1, 3))),
     ClaimSpec("fd_ls_drops_more_T1_to_T3",
               "With feature distillation, the smoothed teacher's student loses more from T=1 to T=3",
-              "Table B.5: 2.055 vs -0.138 points", "12_feature_kd", ("B.5",), V._drop_more(1, 3)),
+              "Table B.5: 2.055 vs -0.138 points", "12_feature_kd", ("B.5",), drop_more(1, 3)),
     ClaimSpec("nmt_ls_helps_at_T1", "Translation: at T=1 a smoothed teacher gives a better student",
-              "Table 5: +0.171 BLEU (En-De); B.2: +0.057 (En-Ru)", "11_translation", _NMT, V._diff((0.1, 1), (0.0, 1))),
+              "Table 5: +0.171 BLEU (En-De); B.2: +0.057 (En-Ru)", "11_translation", _NMT, diff((0.1, 1), (0.0, 1))),
     ClaimSpec("nmt_ls_drops_more_T1_to_T3", "Translation: from T=1 to T=3 the smoothed teacher's student loses more",
-              "Table 5: 3.009 vs 2.915 BLEU", "11_translation", _NMT, V._drop_more(1, 3)),
+              "Table 5: 3.009 vs 2.915 BLEU", "11_translation", _NMT, drop_more(1, 3)),
     ClaimSpec("nmt_high_T_hurts", "Translation: a high T ruins the smoothed teacher's student. It holds with "
               "either teacher, so it tests nothing about smoothing: a check that T matters at all (the next claim "
               "is the part due to smoothing)", "Table 5: 25.085 -> 6.461 BLEU at T=64",
-              "11_translation", _NMT, V._diff((0.1, 1), (0.1, 64)), kind="book"),
+              "11_translation", _NMT, diff((0.1, 1), (0.1, 64)), kind="book"),
     ClaimSpec("nmt_ls_drops_more_T1_to_T64", "Translation: from T=1 to T=64 the smoothed teacher's student loses more "
               "than the plain teacher's (the smoothing-specific part of the high-T damage)",
-              "Tables 5, B.2 at T=1 and 64", "11_translation", _NMT, V._drop_more(1, 64)),
+              "Tables 5, B.2 at T=1 and 64", "11_translation", _NMT, drop_more(1, 64)),
 )
 
 REGISTRY: dict[str, ClaimSpec] = {c.key: c for c in _SPECS}
@@ -178,7 +376,7 @@ def for_chapter(chapter: str) -> list[ClaimSpec]:
     return [c for c in _SPECS if c.chapter == chapter]
 
 
-def grid_claims(*keys: str) -> tuple[V.Claim, ...]:
+def grid_claims(*keys: str) -> tuple[Claim, ...]:
     return tuple(get(k).as_claim() for k in keys)
 
 
@@ -188,10 +386,10 @@ NMT_CLAIMS = grid_claims("nmt_ls_helps_at_T1", "nmt_ls_drops_more_T1_to_T3", "nm
                          "nmt_ls_drops_more_T1_to_T64")
 
 
-def teacher_claim(plain: float = 0.0, smoothed: float = 0.1) -> V.Claim:
+def teacher_claim(plain: float = 0.0, smoothed: float = 0.1) -> Claim:
     """The registry's teacher claim, for any pair of alphas (teachers use T = None)."""
-    return V.Claim("ls_teacher_more_accurate", f"The alpha={smoothed} teacher is more accurate than the alpha={plain} one",
-                   V._diff((smoothed, None), (plain, None)))
+    return Claim("ls_teacher_more_accurate", f"The alpha={smoothed} teacher is more accurate than the alpha={plain} one",
+                   diff((smoothed, None), (plain, None)))
 
 
 # ---------------------------------------------------------------- the distillation gate

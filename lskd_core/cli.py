@@ -135,9 +135,10 @@ def _cmd_nmt(a: argparse.Namespace) -> int:
 
 
 def _cmd_runs_export(a: argparse.Namespace) -> int:
-    from .ledger import REFERENCE_DIR, export_reference
+    from .ledger import export_reference
+    from .paths import RESULTS
 
-    written = export_reference(a.profile, Path(a.dest) if a.dest else REFERENCE_DIR)
+    written = export_reference(a.profile, Path(a.dest) if a.dest else RESULTS)
     if not written:
         print(f"error: no claim records for profile {a.profile!r} in the cache; run its chapters first",
               file=sys.stderr)

@@ -17,11 +17,10 @@ from typing import Iterable
 
 import pandas as pd
 
-from .cache import PACKAGE_DIR, Run, cache_root
+from .cache import Run, cache_root
+from .paths import RESULTS
 from .io import atomic_write_json
 
-# Claim records of runs made elsewhere (a GPU), committed with the metrics of every run they rest on.
-REFERENCE_DIR = PACKAGE_DIR.parent / "results"
 
 def _paper_claims() -> dict[str, tuple[str, str, str]]:
     from .claims import REGISTRY
@@ -80,7 +79,7 @@ def _read(base: Path, origin: str) -> list[dict]:
     return [{**json.loads(p.read_text()), "origin": origin} for p in sorted(base.glob("*/*.json"))]
 
 
-def load_records(root: Path | None = None, reference: Path | None = REFERENCE_DIR) -> list[dict]:
+def load_records(root: Path | None = None, reference: Path | None = RESULTS) -> list[dict]:
     """Claim records of the run cache, then the committed reference records for anything the cache lacks."""
     base = (root or cache_root()) / "claims"
     local = _read(base, "cache") if base.is_dir() else []
@@ -90,7 +89,7 @@ def load_records(root: Path | None = None, reference: Path | None = REFERENCE_DI
     return local + ref
 
 
-def export_reference(profile: str, dest: Path = REFERENCE_DIR, root: Path | None = None) -> list[Path]:
+def export_reference(profile: str, dest: Path = RESULTS, root: Path | None = None) -> list[Path]:
     """Copy a profile's claim and analysis records, and the config and metrics of every run they name, to ``dest``.
 
     Weights stay behind: the records are evidence to read, not models to load.
@@ -113,7 +112,7 @@ def export_reference(profile: str, dest: Path = REFERENCE_DIR, root: Path | None
 
 
 def ledger(root: Path | None = None, exclude: Iterable[str] = ("smoke",),
-           reference: Path | None = REFERENCE_DIR) -> pd.DataFrame:
+           reference: Path | None = RESULTS) -> pd.DataFrame:
     """One row per paper claim; per profile with records: our mean contrast, CI, seeds and verdict.
 
     The smoke profile only proves that chapters run, so its records are left out by default.

@@ -24,9 +24,7 @@ from .io import atomic_write_bytes, atomic_write_json
 from .proc import die_with_parent, kill_child_groups
 from .params import ParameterError, validate
 
-ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = ROOT / "notebooks"
-EXECUTED = ROOT / "book" / "executed"
+from .paths import EXECUTED, NOTEBOOKS, TOC  # noqa: E402  (re-read by tests and chapters through this module)
 
 
 class ChapterFailed(RuntimeError):
@@ -110,7 +108,8 @@ def execute(source: Path, parameters: dict[str, Any] | None = None, output: Path
         nbformat.write(nb, src)
         try:
             pm.execute_notebook(str(src), str(out), parameters=params, kernel_name="python3",
-                                cwd=str(source.parent), progress_bar=progress, log_output=False)
+                                cwd=str(source.parent), progress_bar=progress, log_output=False,
+                                kernel_manager_class=_ipc_kernel_manager(Path(tmp)))
         except pm.PapermillExecutionError as exc:
             if exc.ename == "DoesNotApply":
                 page = does_not_apply_page(nb, exc.evalue, {**defaults, **params})
@@ -135,6 +134,20 @@ def execute(source: Path, parameters: dict[str, Any] | None = None, output: Path
             return Result(source.stem, False, time.perf_counter() - t0, kept,
                           f"could not write {output} ({exc.strerror}); the executed chapter is kept at {kept}")
     return Result(source.stem, True, time.perf_counter() - t0, output)
+
+
+def _ipc_kernel_manager(folder: Path):
+    """A kernel manager that talks to its kernel over Unix sockets in ``folder`` (the run's temporary
+    folder), not TCP: nothing listens on a port, and the kernel prints no warning about it."""
+    from jupyter_client.manager import KernelManager
+
+    class IPCKernelManager(KernelManager):
+        def __init__(self, **kw):
+            kw.setdefault("transport", "ipc")
+            kw.setdefault("ip", str(folder / "kernel"))
+            super().__init__(**kw)
+
+    return IPCKernelManager
 
 
 def runs_with_defaults(defaults: dict[str, Any], params: dict[str, Any]) -> bool:
@@ -259,7 +272,7 @@ def visible_code(path: Path) -> list[str]:
     return lines
 
 
-def toc_chapters(toc: Path = ROOT / "_toc.yml") -> list[str]:
+def toc_chapters(toc: Path = TOC) -> list[str]:
     """Stems of the executed notebooks the table of contents lists, in order."""
     data = yaml.safe_load(toc.read_text())
     files: list[str] = []
@@ -416,9 +429,11 @@ def execute_book(profile: str, progress: bool = True, toc: Path | None = None, n
     t0 = time.perf_counter()
     results: dict[str, Result] = {}
     label = ", ".join(f"{k}={v}" for k, v in params.items())
+    tracker = BookProgress(stems, _last_durations(timings_path, profile), max(1, min(jobs, len(lanes) or 1)))
 
     def finished(r: Result) -> None:
         results[r.chapter] = r
+        tracker.done(r.chapter)
         state = "does not apply" if r.does_not_apply else ("ok" if r.ok else "FAILED")
         print(f"[lskd book] {r.chapter}: {state} in {r.wall_s:.1f} s ({len(results)}/{len(stems)} chapters, "
               f"{time.perf_counter() - t0:.0f} s) {r.error or r.does_not_apply}", flush=True)
@@ -434,11 +449,14 @@ def execute_book(profile: str, progress: bool = True, toc: Path | None = None, n
                          for x in (results[s] for s in stems if s in results)]})
 
     try:
-        if lanes:
-            _run_lanes(lanes, deps, min(jobs, len(lanes)), notebooks, executed, params, label, finished)
-        for stem in readers:
-            print(f"[lskd book] {stem} ({label})", flush=True)
-            finished(execute(notebooks / f"{stem}.md", params, executed / f"{stem}.ipynb", progress=progress))
+        with tracker:
+            if lanes:
+                _run_lanes(lanes, deps, min(jobs, len(lanes)), notebooks, executed, params, label, finished,
+                           tracker.started)
+            for stem in readers:
+                print(f"[lskd book] {stem} ({label})", flush=True)
+                tracker.started(stem)
+                finished(execute(notebooks / f"{stem}.md", params, executed / f"{stem}.ipynb", progress=progress))
     except BaseException:
         building.unlink(missing_ok=True)  # an interrupted build leaves the last complete timings alone
         raise
@@ -464,8 +482,76 @@ def build_timings(executed: Path = EXECUTED) -> dict | None:
     return None
 
 
+class BookProgress:
+    """How far a build is, and an estimate of the time left from the last build's chapter timings.
+
+    The work left is the expected duration of every chapter not yet finished (less what a running
+    chapter has already spent), spread over the lanes. On a terminal it is a tqdm bar; elsewhere
+    (CI logs, ``make book`` piped) one line every ``every`` seconds. A chapter the last build did
+    not time counts as the mean of those it did (60 s when none was timed).
+    """
+
+    def __init__(self, stems: list[str], last: dict[str, float], lanes: int, every: float = 30.0) -> None:
+        known = [last[s] for s in stems if s in last]
+        fallback = sum(known) / len(known) if known else 60.0
+        self.expected = {s: last.get(s, fallback) for s in stems}
+        self.lanes, self.every = lanes, every
+        self.start: dict[str, float] = {}
+        self.finished: set[str] = set()
+        self.t0 = time.perf_counter()
+        self._stop, self._bar = None, None
+
+    def started(self, stem: str) -> None:
+        self.start[stem] = time.perf_counter()
+
+    def done(self, stem: str) -> None:
+        self.finished.add(stem)
+        self._refresh()
+
+    def left_s(self) -> float:
+        now = time.perf_counter()
+        work = sum(max(self.expected[s] - (now - self.start[s] if s in self.start else 0.0), 0.0)
+                   for s in self.expected if s not in self.finished)
+        return work / self.lanes
+
+    def line(self) -> str:
+        return (f"[lskd book] {len(self.finished)}/{len(self.expected)} chapters, "
+                f"{time.perf_counter() - self.t0:.0f} s elapsed, about {self.left_s():.0f} s left "
+                f"(estimated from the last build's timings)")
+
+    def _refresh(self) -> None:
+        if self._bar is not None:
+            self._bar.n = len(self.finished)
+            self._bar.set_postfix_str(f"about {self.left_s():.0f} s left", refresh=True)
+
+    def __enter__(self):
+        import threading
+
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=len(self.expected), desc="[lskd book] chapters", unit="ch", leave=True)
+        self._stop = threading.Event()
+
+        def tick():
+            while not self._stop.wait(1.0 if self._bar is not None else self.every):
+                if self._bar is not None:
+                    self._refresh()
+                else:
+                    print(self.line(), flush=True)
+
+        self._thread = threading.Thread(target=tick, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._bar is not None:
+            self._bar.close()
+
+
 def _run_lanes(order: list[str], deps: dict[str, set[str]], jobs: int, notebooks: Path, executed: Path,
-               params: dict[str, Any], label: str, finished) -> None:
+               params: dict[str, Any], label: str, finished, started=lambda stem: None) -> None:
     """Run chapters ``jobs`` at a time in worker processes, each as soon as its prerequisites are done."""
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -477,6 +563,7 @@ def _run_lanes(order: list[str], deps: dict[str, set[str]], jobs: int, notebooks
                 for stem in [s for s in waiting if deps[s] <= done][:jobs - len(running)]:
                     waiting.remove(stem)
                     print(f"[lskd book] {stem} ({label}; {len(running) + 1} of {jobs} lanes)", flush=True)
+                    started(stem)
                     running[pool.submit(execute, notebooks / f"{stem}.md", params, executed / f"{stem}.ipynb",
                                         False)] = stem
                 ready, _ = wait(running, return_when=FIRST_COMPLETED)

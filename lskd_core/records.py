@@ -23,7 +23,7 @@ import pandas as pd
 
 from .cache import cache_root
 from .io import atomic_write_json
-from .ledger import REFERENCE_DIR
+from .paths import RESULTS
 from .notebook import NOTEBOOKS
 
 
@@ -100,7 +100,7 @@ def load(chapter: str, profile: str, root: Path | None = None) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def reference(chapter: str, exclude: Iterable[str] = (), base: Path = REFERENCE_DIR) -> dict[str, dict]:
+def reference(chapter: str, exclude: Iterable[str] = (), base: Path = RESULTS) -> dict[str, dict]:
     """Committed records of ``chapter`` per profile (``results/records/<profile>/<chapter>.json``)."""
     out = {}
     for path in sorted((base / "records").glob(f"*/{chapter}.json")):
@@ -114,7 +114,7 @@ def table(record: dict, name: str) -> pd.DataFrame:
     return pd.DataFrame(record["tables"].get(name, []))
 
 
-def provenance(record: dict, base: Path = REFERENCE_DIR) -> dict[str, Any]:
+def provenance(record: dict, base: Path = RESULTS) -> dict[str, Any]:
     """Seeds, hardware, torch and total wall time of the runs a committed record rests on."""
     seeds, hardware, torch_v, walls, n = set(), set(), set(), {}, 0
     for name in record["runs"]:
@@ -137,7 +137,7 @@ def provenance(record: dict, base: Path = REFERENCE_DIR) -> dict[str, Any]:
 
 
 def show_reference(chapter: str, live_profile: str, names: Iterable[str] | None = None,
-                   base: Path = REFERENCE_DIR, max_rows: int = 40) -> None:
+                   base: Path = RESULTS, max_rows: int = 40) -> None:
     """Display the committed records of ``chapter`` for every profile but the live one.
 
     Each comes with its provenance, then the named tables (all by default);

@@ -32,7 +32,7 @@ def test_no_notebook_defines_a_claim():
 def test_every_chapter_claim_is_computed_somewhere():
     for spec in claims.REGISTRY.values():
         if spec.contrast is None and spec.per_seed is None:
-            assert spec.chapter == "05_diffusion", spec.key  # eta claims: verdicts.eta_claims
+            assert spec.chapter == "05_diffusion", spec.key  # eta claims: claims.eta_claims
         text = (NOTEBOOKS / f"{spec.chapter}.md").read_text()
         assert "save_verdicts(" in text, spec.chapter
 
@@ -49,7 +49,7 @@ def test_per_seed_claims_against_hand_computation():
 
 
 def test_grid_claims_read_the_paper_tables():
-    from lskd_core.verdicts import paper_evidence
+    from lskd_core.claims import paper_evidence
 
     ev = paper_evidence(claims.get("ls_hurts_at_T64").as_claim(), claims.get("ls_hurts_at_T64").tables)
     # 2A-R50 at T=64: 74.291 plain, 74.627 smoothed: the paper's own counter-evidence.

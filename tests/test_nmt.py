@@ -220,7 +220,7 @@ def test_reference_grid_round_trip_feeds_the_verdicts(monkeypatch, tmp_path):
     from dataclasses import replace
 
     from lskd_core.claims import NMT_CLAIMS
-    from lskd_core.verdicts import evaluate_claims
+    from lskd_core.claims import evaluate_claims
 
     pipeline = _fake_steps(monkeypatch, tmp_path / "steps")
     (tmp_path / "steps").mkdir()

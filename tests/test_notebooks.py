@@ -487,3 +487,16 @@ def test_an_interrupted_book_leaves_no_temporary_folder_and_keeps_the_last_timin
     assert not any(p.exists() for p in during)
     assert _descendants(proc.pid) == set()
     assert "the last build" in (out / "_timings.json").read_text() and not (out / "_timings.building.json").exists()
+
+
+def test_book_progress_estimates_the_time_left_from_the_last_timings():
+    from lskd_core.notebook import BookProgress
+
+    p = BookProgress(["a", "b", "c", "d"], {"a": 100.0, "b": 50.0, "c": 30.0}, lanes=2)
+    assert p.expected["d"] == 60.0  # untimed: the mean of the timed chapters
+    assert p.left_s() == (100 + 50 + 30 + 60) / 2
+    p.started("a")
+    p.start["a"] -= 40  # a has run 40 s of its expected 100
+    p.done("b")
+    assert abs(p.left_s() - (60 + 30 + 60) / 2) < 0.5
+    assert p.line().startswith("[lskd book] 1/4 chapters") and "s left" in p.line()

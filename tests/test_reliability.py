@@ -440,9 +440,9 @@ def test_each_run_family_is_keyed_by_its_own_sources(tmp_path, monkeypatch):
     import shutil
 
     pkg = tmp_path / "lskd_core"
-    shutil.copytree(cache.PACKAGE_DIR, pkg, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(cache.PACKAGE_DIR.parent / "data_manifests", tmp_path / "data_manifests")
-    monkeypatch.setattr(cache, "PACKAGE_DIR", pkg)
+    shutil.copytree(cache.ROOT / "lskd_core", pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(cache.ROOT / "data_manifests", tmp_path / "data_manifests")
+    monkeypatch.setattr(cache, "ROOT", tmp_path)
     before = {f: cache.code_version(f) for f in cache.SOURCES}
     with open(pkg / "nmt" / "fairseq_plugin" / "criterion.py", "a") as fh:
         fh.write("\n# an edit\n")

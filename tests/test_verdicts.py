@@ -7,7 +7,8 @@ import pytest
 
 from lskd_core.paper import GRID, top1
 from lskd_core.claims import GRID_CLAIMS
-from lskd_core.verdicts import evaluate_claims, paired_interval, verdict
+from lskd_core.claims import evaluate_claims
+from lskd_core.verdicts import paired_interval, verdict
 
 
 def test_paired_interval_hand_computed():
@@ -74,7 +75,7 @@ def test_paper_differences_match_the_tables():
 def test_eta_claims_from_records():
     import pandas as pd
 
-    from lskd_core.verdicts import eta_claims
+    from lskd_core.claims import eta_claims
 
     rows = []
     for seed, (e1, e2, p1) in enumerate([(-2.0, 0.5, -0.1), (-3.0, 0.4, 0.2), (-2.5, 0.6, 0.0)]):
@@ -136,7 +137,7 @@ def test_interval_row_p_value_and_detectable_difference():
 
 
 def test_repeated_seeds_are_rejected():
-    from lskd_core.verdicts import evaluate_claims
+    from lskd_core.claims import evaluate_claims
 
     acc = {(a, float(t)): {0: 80.0} for a in (0.0, 0.1) for t in (1, 2, 3, 64)}
     with pytest.raises(ValueError, match="repeat"):
@@ -232,7 +233,7 @@ def test_holm_keeps_the_equivalence_family_apart():
 def test_paper_evidence_counts_only_beyond_the_papers_own_spread():
     """Issue 25: 2A's +0.07 at T = 1 counted as support, though D.1's spreads there are 0.11-0.12."""
     from lskd_core.claims import get
-    from lskd_core.verdicts import paper_evidence, paper_noise
+    from lskd_core.claims import paper_evidence, paper_noise
 
     c = get("ls_helps_at_T1").as_claim()
     # 2A at T = 1: D.1 gives sd 0.122 (plain) and 0.114 (smoothed), 3 runs each: 2 SE = 0.193 > 0.069

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..paths import LEXICONS
 from .errors import DataError
 
 
@@ -100,7 +101,7 @@ def counts(root: Path) -> dict[str, int]:
 
 
 # The committed class -> synset table (its header names the sources and the rule).
-WORDNET_TABLE = Path(__file__).resolve().parents[2] / "data_manifests" / "lexicons" / "cifar100_wordnet.tsv"
+WORDNET_TABLE = LEXICONS / "cifar100_wordnet.tsv"
 
 
 def classes(root: Path) -> list[str]:

@@ -17,7 +17,7 @@ from typing import Any
 from .errors import DataError
 from .idx import read_bytes
 
-MANIFEST_DIR = Path(__file__).resolve().parents[2] / "data_manifests"
+from ..paths import MANIFESTS as MANIFEST_DIR
 
 
 def _manifest_dirs() -> list[Path]:

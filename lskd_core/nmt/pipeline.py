@@ -20,12 +20,12 @@ from pathlib import Path
 from .. import cache
 from ..dist import cpus
 from ..io import atomic_write_json, file_sha256
+from ..paths import NMT_RESULTS
 from ..proc import die_with_parent
 from . import corpus as corpus_mod
 
 PLUGIN_DIR = Path(__file__).resolve().parent / "fairseq_plugin"
 # Grids run on another machine (a GPU) and committed, like the image reference records.
-REFERENCE_DIR = cache.PACKAGE_DIR.parent / "results" / "nmt"
 
 
 @dataclass(frozen=True)
@@ -343,7 +343,7 @@ def run_grid(base: NMTConfig, alphas, temperatures, seeds, jobs: int | None = No
 
 
 def export_reference(profile: str, rows: list[dict], cfg: NMTConfig, wall_s: float,
-                     dest: Path = REFERENCE_DIR) -> Path:
+                     dest: Path = NMT_RESULTS) -> Path:
     """Write a grid's rows, with its configuration and hardware, to ``dest/<profile>.json`` (to commit)."""
     import fairseq
 
@@ -355,7 +355,7 @@ def export_reference(profile: str, rows: list[dict], cfg: NMTConfig, wall_s: flo
     return out
 
 
-def load_reference(profile: str, root: Path = REFERENCE_DIR) -> dict | None:
+def load_reference(profile: str, root: Path = NMT_RESULTS) -> dict | None:
     """The committed grid of ``profile``, or None when there is none."""
     p = Path(root) / f"{profile}.json"
     return json.loads(p.read_text()) if p.is_file() else None
@@ -368,7 +368,7 @@ def stale_fields(ref: dict, cfg: NMTConfig) -> dict[str, tuple]:
 
 
 def bleu_cells(rows: list[dict], metric: str = "bleu") -> dict[tuple[float, float], dict[int, float]]:
-    """Student rows -> ``{(alpha, T): {seed: score}}``, the input of ``verdicts.evaluate_claims``."""
+    """Student rows -> ``{(alpha, T): {seed: score}}``, the input of ``claims.evaluate_claims``."""
     out: dict[tuple[float, float], dict[int, float]] = {}
     for r in rows:
         if r["model"] == "student":

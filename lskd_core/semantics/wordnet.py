@@ -23,6 +23,7 @@ from types import MappingProxyType
 from typing import Mapping
 
 from ..data.errors import DataError
+from ..paths import LEXICONS
 
 DEFAULT_ROOT = Path("/usr/share/wordnet")
 ROOT_OFFSET = "00001740"  # entity.n.01, the one root of the noun hierarchy
@@ -139,7 +140,7 @@ class WordNet:
         return min(common, key=lambda c: (da[c] + db[c], -self.depth(c), c))
 
 
-MANIFEST = Path(__file__).resolve().parents[2] / "data_manifests" / "lexicons" / "wordnet.toml"
+MANIFEST = LEXICONS / "wordnet.toml"
 
 
 def verify(root: str | Path = DEFAULT_ROOT, manifest: Path = MANIFEST) -> None:
