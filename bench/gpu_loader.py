@@ -35,7 +35,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lskd_core.config import TrainConfig, batches  # noqa: E402
+from lskd_core.config import TrainConfig  # noqa: E402
+from lskd_core.data.batching import batches  # noqa: E402
 from lskd_core.data.imagenet import dataset  # noqa: E402
 from lskd_core.data.prepared import transforms_for  # noqa: E402
 from run import resnet_kd  # noqa: E402  (bench/run.py, this folder)

@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from lskd_core.profiles import get_profile  # noqa: E402
-from lskd_core.train import hardware, train_students, train_teacher  # noqa: E402
+from lskd_core.loop import hardware  # noqa: E402
+from lskd_core.train import train_students, train_teacher  # noqa: E402
 
 TOLERANCE = 1.5
 

@@ -40,8 +40,10 @@ sys.path.insert(0, str(ROOT))
 from lskd_core import losses  # noqa: E402
 from lskd_core.data.prepared import augment_batch  # noqa: E402
 from lskd_core.models import build  # noqa: E402
-from lskd_core.train import (TrainConfig, stream, load_data, lr_at, predict, topk_accuracy,  # noqa: E402
-                             train_students, train_teacher)
+from lskd_core.config import TrainConfig, lr_at  # noqa: E402
+from lskd_core.data.batching import load_data, stream  # noqa: E402
+from lskd_core.loop import predict, topk_accuracy  # noqa: E402
+from lskd_core.train import train_students, train_teacher  # noqa: E402
 
 
 def _sync() -> None:

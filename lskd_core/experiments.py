@@ -9,7 +9,10 @@ import torch
 
 from .cache import Run
 from .profiles import DoesNotApply, Profile, get_profile, student_config, teacher_config  # noqa: F401
-from .train import TrainConfig, load_data, load_model, predict, train_students, train_teacher
+from .config import TrainConfig
+from .data.batching import load_data
+from .loop import predict
+from .train import load_model, train_students, train_teacher
 
 
 def setup(num_threads: int | None = None) -> None:

@@ -52,10 +52,10 @@ def save_verdicts(chapter: str, profile: str, table: pd.DataFrame, runs: Iterabl
     the claim's own conditions, so no exploratory run overwrites the ledger.
     """
     if params is not None:
-        from .records import is_default
+        from .records import is_default, not_default_reason
 
         if not is_default(chapter, params, profile_seeds):
-            print(f"(verdicts not saved to the ledger: {chapter} ran with non-default parameters)")
+            print(f"(verdicts not saved to the ledger: {not_default_reason()})")
             return None
     if "key" not in table.columns:
         raise ValueError("a verdict table needs a 'key' column naming each claim")
@@ -243,8 +243,6 @@ def dashboard(table: pd.DataFrame, path: Path | None = None):
 
 
 def profile_summary(table: pd.DataFrame) -> str:
-    from .verdicts import SMALLER
-
     """One paragraph per profile, in words computed from the ledger's Holm-adjusted verdicts: the
     distillation gate first, then what is supported, contradicted and smaller than the paper's
     effect. Image and translation claims get separate paragraphs. Markdown, for the front page."""

@@ -23,7 +23,8 @@ from tqdm import tqdm
 
 from . import cache, dist, feature_kd
 from .batched import Stack
-from .config import TrainConfig, batch_rows, batches, lr_at, num_batches, stream, validate_world
+from .config import TrainConfig, lr_at, validate_world
+from .data.batching import batch_rows, batches, num_batches, stream
 from .data.prepared import TensorSplit
 from .io import atomic_torch_save, load_checkpoint
 from .methods import Method, Outputs, total

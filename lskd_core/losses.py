@@ -66,6 +66,24 @@ def target_entropy(logits: Tensor, temperature: float) -> Tensor:
     return -(logp.exp() * logp).sum(dim=-1)
 
 
+def kd_parts(student_logits: Tensor, teacher_logits: Tensor, temperature: float, targets: Tensor | None = None,
+             beta: float = 0.0) -> dict[str, Tensor]:
+    """The two named parts of ``kd_loss``, the one place where beta mixes them:
+    ``{"kd": (1 - beta) T^2 KL(p_t^T || p_s^T)}``, plus ``{"ce": beta CE(y, p_s)}`` when ``beta > 0``."""
+    _check_temperature(temperature)
+    if not 0.0 <= beta <= 1.0:
+        raise ValueError(f"beta must lie in [0, 1], got {beta!r}")
+    log_ps = F.log_softmax(student_logits / temperature, dim=-1)
+    log_pt = F.log_softmax(teacher_logits.detach() / temperature, dim=-1)
+    kl = F.kl_div(log_ps, log_pt, reduction="batchmean", log_target=True)
+    parts = {"kd": (1.0 - beta) * temperature**2 * kl}
+    if beta > 0.0:
+        if targets is None:
+            raise ValueError("beta > 0 needs the hard targets")
+        parts["ce"] = beta * F.cross_entropy(student_logits, targets)
+    return parts
+
+
 def kd_loss(
     student_logits: Tensor,
     teacher_logits: Tensor,
@@ -82,15 +100,5 @@ def kd_loss(
     same order as ``T`` varies. The paper uses ``beta = 0`` (KD term alone);
     ``beta > 0`` adds the hard-label cross-entropy at ``T = 1``.
     """
-    _check_temperature(temperature)
-    if not 0.0 <= beta <= 1.0:
-        raise ValueError(f"beta must lie in [0, 1], got {beta!r}")
-    log_ps = F.log_softmax(student_logits / temperature, dim=-1)
-    log_pt = F.log_softmax(teacher_logits.detach() / temperature, dim=-1)
-    kl = F.kl_div(log_ps, log_pt, reduction="batchmean", log_target=True)
-    loss = (1.0 - beta) * temperature**2 * kl
-    if beta > 0.0:
-        if targets is None:
-            raise ValueError("beta > 0 needs the hard targets")
-        loss = loss + beta * F.cross_entropy(student_logits, targets)
-    return loss
+    parts = kd_parts(student_logits, teacher_logits, temperature, targets, beta)
+    return parts["kd"] + parts["ce"] if "ce" in parts else parts["kd"]

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import feature_kd, losses
@@ -80,10 +79,7 @@ class KD(Method):
         self.temperature, self.beta = float(temperature), float(beta)
 
     def forward(self, student, targets, teacher, epoch):
-        parts = {"kd": (1.0 - self.beta) * losses.kd_loss(student.logits, teacher.logits, self.temperature)}
-        if self.beta > 0:
-            parts["ce"] = self.beta * F.cross_entropy(student.logits, targets)
-        return parts
+        return losses.kd_parts(student.logits, teacher.logits, self.temperature, targets, self.beta)
 
 
 @register("feature_kd")
@@ -130,6 +126,13 @@ class CEThenKD(Method):
         if epoch < self.from_epoch:
             return {"ce": losses.ls_cross_entropy(student.logits, targets, 0.0)}
         return self.inner(student, targets, teacher, epoch)
+
+
+def get_method(name: str, **kwargs) -> Method:
+    """The registered method ``name`` built with ``kwargs``; an unknown name fails listing the known ones."""
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; registered: {', '.join(sorted(METHODS))}")
+    return METHODS[name](**kwargs)
 
 
 def total(parts: dict[str, Tensor]) -> Tensor:

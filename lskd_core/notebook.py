@@ -102,7 +102,8 @@ def execute(source: Path, parameters: dict[str, Any] | None = None, output: Path
     # `lskd runs gc` can tell a killed run's leftovers from a live one's.
     with tempfile.TemporaryDirectory(prefix=f"lskd-nb-{os.getpid()}-") as tmp, \
             _env(LSKD_PROGRESS="0", LSKD_CACHE=str(cache_root()), LSKD_EXECUTED_DIR=str(output.parent.resolve()),
-                 LSKD_DEFAULTS="1" if runs_with_defaults(defaults, params) else "0"):
+                 LSKD_CHAPTER=source.stem, LSKD_DEFAULTS="1" if runs_with_defaults(defaults, params) else "0",
+                 LSKD_CHAPTER_DEFAULTS=json.dumps(defaults)):
         src = Path(tmp) / f"{source.stem}.ipynb"
         out = Path(tmp) / f"{source.stem}.out.ipynb"
         nbformat.write(nb, src)

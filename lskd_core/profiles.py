@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from .nmt.pipeline import NMTConfig
-from .train import TrainConfig
+from .config import TrainConfig
 
 
 @dataclass(frozen=True)
@@ -223,9 +223,11 @@ def get_profile(name: str, scale: str | None = None, data_root: str | None = Non
     def shrink(cfg: TrainConfig | None, small: TrainConfig) -> TrainConfig | None:
         if cfg is None:
             return None
-        in_memory = cfg.dataset in ("fashion_mnist", "cifar100")  # 28 and 32 pixels a side
+        from .data import in_memory
+
         return replace(cfg, num_epochs=small.num_epochs, n_train=small.n_train, n_test=small.n_test,
-                       downsample=max(cfg.downsample, 2) if in_memory else cfg.downsample,
+                       # in-memory sets are 28 and 32 pixels a side: pooled by 2
+                       downsample=max(cfg.downsample, 2) if in_memory(cfg.dataset) else cfg.downsample,
                        batch_size=min(cfg.batch_size, small.batch_size), image_size=min(cfg.image_size, 64),
                        lr=cfg.lr * min(cfg.batch_size, small.batch_size) / cfg.batch_size,
                        num_workers=min(cfg.num_workers, 2),  # a scaled run is for a small machine

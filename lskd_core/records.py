@@ -24,37 +24,36 @@ import pandas as pd
 from .cache import cache_root
 from .io import atomic_write_json
 from .paths import RESULTS
-from .notebook import NOTEBOOKS
 
 
-DEFAULTS_ENV = "LSKD_DEFAULTS"
+# What the executor (``lskd run``, ``lskd book``) tells a chapter's kernel about the run, so that no
+# record step has to re-read the chapter: its name, whether every parameter has its declared
+# default, and those defaults.
+CHAPTER_ENV, DEFAULTS_ENV, CHAPTER_DEFAULTS_ENV = "LSKD_CHAPTER", "LSKD_DEFAULTS", "LSKD_CHAPTER_DEFAULTS"
 
 
-def is_default(chapter: str, params: dict[str, Any], profile_seeds: Iterable[int] | None = None) -> bool:
-    """True when every parameter but ``profile`` has its declared default.
+def is_default(chapter: str | None = None, params: dict[str, Any] | None = None,
+               profile_seeds: Iterable[int] | None = None) -> bool:
+    """True when the executor ran this chapter with every parameter at its declared default (any
+    profile; seeds may be the profile's own). It compared *every* parameter of the run, so a chapter
+    that forgets one in what it passes here cannot record a non-default run (issue 28, item 5).
+    A run that did not come through the executor (plain papermill) never counts as default.
+    ``params`` and ``profile_seeds`` are accepted for the chapters' calls and not read."""
+    return os.environ.get(DEFAULTS_ENV) == "1"
 
-    Under ``lskd run`` and ``lskd book`` the executor has compared *every*
-    parameter of the run with the chapter's defaults and says so in
-    ``LSKD_DEFAULTS`` (1 or 0); that answer wins, so a chapter that forgets a
-    parameter in ``params`` cannot record a non-default run (issue 28, item 5).
-    Elsewhere (plain papermill) ``params`` are compared with the defaults.
-    ``seeds`` counts as default when it is ``None`` or the profile's own seeds.
-    """
-    flag = os.environ.get(DEFAULTS_ENV)
-    if flag in ("0", "1"):
-        return flag == "1"
-    from .notebook import declared_parameters, read_notebook
 
-    defaults = declared_parameters(read_notebook(NOTEBOOKS / f"{chapter}.md"))
-    for name, value in params.items():
-        if name == "profile" or name not in defaults:
-            continue
-        want = defaults[name]
-        if name == "seeds" and want is None and profile_seeds is not None and list(value or []) == list(profile_seeds):
-            continue
-        if _norm(value) != _norm(want):
-            return False
-    return True
+def chapter_defaults() -> dict[str, Any]:
+    """The running chapter's declared parameters, as the executor passed them ({} outside it)."""
+    try:
+        return json.loads(os.environ.get(CHAPTER_DEFAULTS_ENV, "{}"))
+    except ValueError:
+        return {}
+
+
+def not_default_reason() -> str:
+    if os.environ.get(DEFAULTS_ENV) is None:
+        return "this run did not come through `lskd run` or `lskd book`, which check it against the chapter's defaults"
+    return "it ran with non-default parameters; the committed records describe the defaults only"
 
 
 def _norm(v: Any) -> Any:
@@ -80,8 +79,7 @@ def save(chapter: str, profile: str, tables: dict[str, pd.DataFrame], runs: Iter
     Returns the path written, or None (with the reason printed) when nothing was saved.
     """
     if not is_default(chapter, params, profile_seeds):
-        print(f"(records not saved: {chapter} ran with non-default parameters; the committed records "
-              f"describe the defaults only)")
+        print(f"(records not saved: {not_default_reason()})")
         return None
     path = (root or cache_root()) / "records" / profile / f"{chapter}.json"
     body = {"chapter": chapter, "profile": profile, "params": {k: v for k, v in params.items()},
@@ -149,9 +147,7 @@ def show_reference(chapter: str, live_profile: str, names: Iterable[str] | None 
     if not refs:
         display(Markdown(f"*No committed reference records for this chapter besides the live `{live_profile}` run.*"))
         return
-    from .notebook import declared_parameters, read_notebook
-
-    defaults = declared_parameters(read_notebook(NOTEBOOKS / f"{chapter}.md"))
+    defaults = chapter_defaults()
     for prof, rec in refs.items():
         pv = provenance(rec, base)
         # Defaults change (classes chosen from WordNet since 2026-11-23): a record says what it ran with.

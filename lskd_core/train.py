@@ -18,12 +18,12 @@ from dataclasses import asdict
 import torch
 
 from . import cache, dist, feature_kd
-from .config import (AMP, MAX_TEMPERATURE, ONECYCLE_RISE, SCHEDULES, Data, TrainConfig,  # noqa: F401
-                     check_temperatures, load_data, lr_at, stream, validate_world)
+from .config import TrainConfig, check_temperatures, validate_world
+from .data.batching import Data, load_data
 from .data.prepared import TensorSplit
 from .io import atomic_write_json
-from .loop import Member, NonFiniteLoss, checkpoint_seconds, fit, hardware, predict, run_record, topk_accuracy  # noqa: F401
-from .methods import KD, CEThenKD, CrossEntropy, FeatureKD, Method
+from .loop import Member, fit, run_record
+from .methods import Method, get_method
 from .models import Classifier, build
 
 
@@ -61,7 +61,7 @@ def train_teacher(cfg: TrainConfig, progress: bool | None = None) -> cache.Run:
 
 def _train_teacher(cfg: TrainConfig, conf: dict, run: cache.Run, progress: bool) -> None:
     data = load_data(cfg)
-    member = Member(f"a={cfg.alpha}", _new_model(cfg, data), CrossEntropy(cfg.alpha))
+    member = Member(f"a={cfg.alpha}", _new_model(cfg, data), get_method("ce", alpha=cfg.alpha))
     run.path.mkdir(parents=True, exist_ok=True)
     wall = fit([member], data, cfg, None, run.path / "checkpoint.pt", f"teacher {cfg.arch} alpha={cfg.alpha}",
                 progress)
@@ -105,10 +105,11 @@ def student_method(temperature: float, beta: float, feature_weight: float, kd_fr
         torch.manual_seed(seed + 104_729)  # connector weights depend on the seed alone, like the model's
         conn = feature_kd.build_connectors(student, teacher, probe)
         all_margins = feature_kd.margins(teacher)
-        method: Method = FeatureKD(temperature, beta, feature_weight, conn, [all_margins[j] for _, j in conn.pairs])
+        method = get_method("feature_kd", temperature=temperature, beta=beta, weight=feature_weight, connectors=conn,
+                            margins=[all_margins[j] for _, j in conn.pairs])
     else:
-        method = KD(temperature, beta)
-    return CEThenKD(method, kd_from_epoch) if kd_from_epoch else method
+        method = get_method("kd", temperature=temperature, beta=beta)
+    return get_method("ce_then_kd", inner=method, from_epoch=kd_from_epoch) if kd_from_epoch else method
 
 
 def train_students(teacher_cfg: TrainConfig, student_cfg: TrainConfig, temperatures, beta: float = 0.0,

@@ -10,7 +10,8 @@ from lskd_core import cache, losses
 from lskd_core import batched as engine
 from lskd_core.methods import KD, METHODS, CEThenKD, CrossEntropy, Outputs, total
 from lskd_core.models import build
-from lskd_core.train import TrainConfig, train_students
+from lskd_core.config import TrainConfig
+from lskd_core.train import train_students
 
 T_CFG = TrainConfig(arch="convnet_m", n_train=300, n_test=200, num_epochs=2, batch_size=64)
 S_CFG = TrainConfig(arch="convnet_s", n_train=300, n_test=200, num_epochs=2, batch_size=64)

@@ -57,12 +57,20 @@ def test_grid_claims_read_the_paper_tables():
     assert "2B +6.45" in ev.split("against:")[0]
 
 
-def test_non_default_runs_never_overwrite_the_ledger(tmp_path, capsys):
+def test_non_default_runs_never_overwrite_the_ledger(tmp_path, capsys, monkeypatch):
+    """The executor decides from the whole run (LSKD_DEFAULTS); a run outside it never writes."""
     import pandas as pd
 
+    from lskd_core import notebook
+
     table = pd.DataFrame({"key": ["ls_helps_at_T1"], "verdict": ["supported"]})
-    assert save_verdicts("03_student_grid", "tiny", table, root=tmp_path,
-                         params=dict(alphas=[0.0, 0.2], temperatures=[1, 2, 3, 64], seeds=None)) is None
+    defaults = notebook.declared_parameters(notebook.read_notebook(notebook.NOTEBOOKS / "03_student_grid.md"))
+    monkeypatch.delenv("LSKD_DEFAULTS", raising=False)
+    assert save_verdicts("03_student_grid", "tiny", table, root=tmp_path, params={}) is None
+    assert "did not come through `lskd run`" in capsys.readouterr().out
+    for params, want in ((dict(alphas=[0.0, 0.2]), None), (dict(seeds=[0, 1, 2]), "saved")):
+        flag = notebook.runs_with_defaults(defaults, {"profile": "tiny", **params})
+        monkeypatch.setenv("LSKD_DEFAULTS", "1" if flag else "0")
+        got = save_verdicts("03_student_grid", "tiny", table, root=tmp_path, params=params)
+        assert (got is not None) == (want == "saved"), params
     assert "non-default" in capsys.readouterr().out
-    assert save_verdicts("03_student_grid", "tiny", table, root=tmp_path, profile_seeds=(0, 1, 2),
-                         params=dict(alphas=[0.0, 0.1], temperatures=[1, 2, 3, 64], seeds=[0, 1, 2])) is not None

@@ -253,7 +253,8 @@ def test_file_transforms_shape_normalise_and_vary(dataset):
 def test_engine_trains_on_a_file_based_fixture(tmp_path, monkeypatch):
     """The DataLoader path of the engine, end to end, on ImageNet's real folder layout."""
     import lskd_core.data.prepared as prepared
-    from lskd_core.train import TrainConfig, train_teacher
+    from lskd_core.config import TrainConfig
+    from lskd_core.train import train_teacher
 
     root = make_imagenet(tmp_path / "imnet", per_class=(4, 2))
     monkeypatch.setattr(prepared, "verified", lambda *a: None)  # the fixture is not the 1.28M-image set
@@ -343,7 +344,8 @@ def test_device_decode_batches_are_a_function_of_seed_epoch_and_index(tmp_path):
 def test_engine_trains_with_device_decoding(tmp_path, monkeypatch):
     """decode='device' end to end through the engine (here the device is the CPU), repeatable bitwise."""
     import lskd_core.data.prepared as prepared
-    from lskd_core.train import TrainConfig, train_teacher
+    from lskd_core.config import TrainConfig
+    from lskd_core.train import train_teacher
 
     root = make_imagenet(tmp_path / "imnet", per_class=(4, 2))
     monkeypatch.setattr(prepared, "verified", lambda *a: None)

@@ -9,14 +9,16 @@ from pathlib import Path
 import pytest
 import torch
 
-from lskd_core.train import TrainConfig, train_students, validate_world
+from lskd_core.config import TrainConfig, validate_world
+from lskd_core.train import train_students
 
 _SCRIPT = """
 import json, os, sys
 import torch
 torch.set_num_threads(1)
 from lskd_core import dist
-from lskd_core.train import TrainConfig, train_students, train_teacher
+from lskd_core.config import TrainConfig
+from lskd_core.train import train_students, train_teacher
 cfg = TrainConfig(**json.loads(sys.argv[1]))
 scfg = TrainConfig(**json.loads(sys.argv[2]))
 runs = train_students(cfg, scfg, [1.0, 4.0], progress=False)

@@ -13,7 +13,8 @@ from scipy import stats
 from lskd_core import feature_kd as fk
 from lskd_core import loop as engine
 from lskd_core.models import build
-from lskd_core.train import TrainConfig, train_students, train_teacher
+from lskd_core.config import TrainConfig
+from lskd_core.train import train_students, train_teacher
 
 T_CFG = TrainConfig(arch="convnet_m", n_train=300, n_test=200, num_epochs=2, batch_size=64)
 S_CFG = TrainConfig(arch="convnet_s", n_train=300, n_test=200, num_epochs=2, batch_size=64)

@@ -174,3 +174,27 @@ def test_property_kd_nonnegative_finite_and_matches_reference(n, k, t, scale, se
     assert got == pytest.approx(ref.kd(zs, zt, t), rel=1e-6, abs=1e-9)
     h = losses.target_entropy(torch.tensor(zs), t)
     assert ((h >= -1e-9) & (h <= math.log(k) + 1e-9)).all()
+
+
+def test_the_method_registry_chooses_methods_and_names_the_known_ones():
+    from lskd_core import methods, train
+
+    m = train.student_method(3.0, 0.25, 0.0, 0)
+    assert type(m) is methods.METHODS["kd"] and m.temperature == 3.0 and m.beta == 0.25
+    switched = train.student_method(1.0, 0.0, 0.0, 2)
+    assert type(switched) is methods.METHODS["ce_then_kd"] and type(switched.inner) is methods.METHODS["kd"]
+    with pytest.raises(ValueError, match="unknown method 'dkd'; registered: ce, ce_then_kd, feature_kd, kd"):
+        methods.get_method("dkd")
+
+
+def test_kd_method_and_kd_loss_share_one_beta_mixer():
+    """methods.KD's parts add up to losses.kd_loss exactly, for beta = 0 and beta > 0."""
+    from lskd_core import losses, methods
+
+    g = torch.Generator().manual_seed(0)
+    z, v = torch.randn(8, 5, generator=g), torch.randn(8, 5, generator=g)
+    y = torch.randint(0, 5, (8,), generator=g)
+    for beta in (0.0, 0.3):
+        parts = methods.get_method("kd", temperature=2.0, beta=beta)(methods.Outputs(z), y, methods.Outputs(v), 0)
+        assert set(parts) == ({"kd"} if beta == 0 else {"kd", "ce"})
+        assert torch.equal(methods.total(parts), losses.kd_loss(z, v, 2.0, y, beta))

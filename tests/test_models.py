@@ -55,7 +55,8 @@ def test_torchvision_weights_fine_tune_with_a_fresh_head_and_a_wrong_file_fails_
     content does not match the checksum in its name fails in TrainConfig.validate, before training."""
     from torchvision.models import mobilenet_v2
 
-    from lskd_core.train import TrainConfig, train_teacher
+    from lskd_core.config import TrainConfig
+    from lskd_core.train import train_teacher
 
     torch.manual_seed(0)
     net = mobilenet_v2(weights=None)

@@ -15,7 +15,9 @@ import torch
 
 from lskd_core import cache
 from lskd_core.profiles import get_profile
-from lskd_core.train import TrainConfig, load_data, train_students, train_teacher
+from lskd_core.config import TrainConfig
+from lskd_core.data.batching import load_data
+from lskd_core.train import train_students, train_teacher
 
 T_CFG = TrainConfig(arch="convnet_m", n_train=300, n_test=200, num_epochs=2, batch_size=64)
 S_CFG = TrainConfig(arch="convnet_s", n_train=300, n_test=200, num_epochs=2, batch_size=64)
@@ -48,7 +50,8 @@ def test_debris_of_a_checkpoint_write_does_not_break_the_resumed_sweep(tmp_path,
 _SWEEP = """
 import os, sys, torch
 torch.set_num_threads(1)
-from lskd_core.train import TrainConfig, train_students
+from lskd_core.config import TrainConfig
+from lskd_core.train import train_students
 t = TrainConfig(arch="convnet_m", n_train=300, n_test=200, num_epochs=2, batch_size=64)
 s = TrainConfig(arch="convnet_s", n_train=300, n_test=200, num_epochs=2, batch_size=64)
 runs = train_students(t, s, [1, 4], progress=False)
@@ -235,6 +238,7 @@ def test_cache_files_honour_the_umask(tmp_path, monkeypatch):
 
 
 def test_read_only_cache_still_runs_the_chapter_code(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LSKD_DEFAULTS", "1")  # as `lskd run` sets it for a run with the defaults
     import pandas as pd
 
     import lskd_core.io
@@ -314,7 +318,8 @@ def test_cache_path_that_is_a_file_is_one_error_line(tmp_path, monkeypatch, caps
 _KILLABLE = """
 import os, sys, torch
 torch.set_num_threads(1)
-from lskd_core.train import TrainConfig, train_students
+from lskd_core.config import TrainConfig
+from lskd_core.train import train_students
 t = TrainConfig(arch="convnet_m", n_train=300, n_test=200, num_epochs=3, batch_size=64)
 s = TrainConfig(arch="convnet_s", n_train=300, n_test=200, num_epochs=4, batch_size=32,
                 augment=os.environ["AUGMENT"] == "1")

@@ -12,8 +12,9 @@ import pytest
 import torch
 
 from lskd_core import cache
-from lskd_core.train import (NonFiniteLoss, TrainConfig, check_temperatures, lr_at, train_students,
-                             train_teacher)
+from lskd_core.loop import NonFiniteLoss
+from lskd_core.config import TrainConfig, check_temperatures, lr_at
+from lskd_core.train import train_students, train_teacher
 
 T_CFG = TrainConfig(arch="convnet_m", n_train=300, n_test=200, num_epochs=2, batch_size=64)
 S_CFG = TrainConfig(arch="convnet_s", n_train=300, n_test=200, num_epochs=2, batch_size=64)
@@ -60,7 +61,8 @@ import os, sys
 import torch
 torch.set_num_threads(1)  # bitwise equality holds for a fixed thread count (conftest uses 1)
 os.environ["LSKD_CACHE"] = sys.argv[1]
-from lskd_core.train import TrainConfig, train_teacher
+from lskd_core.config import TrainConfig
+from lskd_core.train import train_teacher
 cfg = TrainConfig(arch="convnet_m", n_train=300, n_test=200, num_epochs=4, batch_size=64, alpha=0.1)
 train_teacher(cfg, progress=False)
 """
@@ -173,7 +175,8 @@ def test_a_loaded_model_is_in_the_layout_of_its_batches(tmp_path, monkeypatch):
     # slow mixed-layout kernels. load_model puts the weights in the layout the run's config feeds,
     # and predict's outputs must not change.
     from lskd_core.loop import predict
-    from lskd_core.train import load_data, load_model
+    from lskd_core.data.batching import load_data
+    from lskd_core.train import load_model
 
     _fresh_cache(monkeypatch, tmp_path, "cl")
     cfg = replace(T_CFG, num_epochs=1, channels_last=True)

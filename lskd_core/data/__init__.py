@@ -17,8 +17,18 @@ MODULES: dict[str, ModuleType] = {
     "cifar100": cifar100,
 }
 
-__all__ = ["DataError", "MODULES", "available", "class_names", "class_synsets", "input_spec", "load_manifest",
-           "resolve_root", "verify"]
+__all__ = ["DataError", "MODULES", "available", "class_names", "class_synsets", "in_memory", "input_spec",
+           "load_manifest", "resolve_root", "test_split", "verify"]
+
+
+def in_memory(name: str) -> bool:
+    """Whether the data set is held in memory as tensors (else it is read from image files)."""
+    return MODULES[name].IN_MEMORY
+
+
+def test_split(name: str) -> str:
+    """The name of the held-out split the book scores on ("test", or ImageNet's "val")."""
+    return MODULES[name].TEST_SPLIT
 
 
 def resolve_root(name: str, root: Path | str | None) -> Path:

@@ -19,6 +19,12 @@ from .errors import DataError
 
 # What CIFAR's pickles hold besides dicts, lists, bytes, str and numbers: numpy arrays. A pickle
 # naming anything else (os.system, builtins.eval, ...) is refused before it can run.
+
+# What the rest of the book asks of a data set (lskd_core.data.in_memory, test_split, pad).
+IN_MEMORY = True  # held as tensors (True) or read from image files (False)
+TEST_SPLIT = "test"  # the held-out split the book scores on
+PAD = 4  # pixels of padding before a random crop
+
 _NUMPY = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
           ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
           ("numpy._core.multiarray", "scalar"), ("_codecs", "encode")}  # bytes in a protocol-2 pickle

@@ -14,6 +14,11 @@ from pathlib import Path
 from .errors import DataError
 from .folders import ImageListDataset
 
+
+# What the rest of the book asks of a data set (lskd_core.data.in_memory, test_split, pad).
+IN_MEMORY = False  # held as tensors (True) or read from image files (False)
+TEST_SPLIT = "test"  # the held-out split the book scores on
+
 INDEX_FILES = ("images.txt", "image_class_labels.txt", "train_test_split.txt", "classes.txt")
 
 

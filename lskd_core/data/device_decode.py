@@ -13,7 +13,7 @@ Augmentation follows Appendix C for ImageNet: a random-resized crop (scale
 0.08-1, aspect 3/4-4/3, torchvision's sampling rule) and a horizontal flip
 (for CUB the CPU path adds a rotation and colour jitter, which this one omits);
 evaluation resizes the shorter side to ``size * 256 / 224`` and takes the
-centre crop. Randomness comes from ``config.stream(seed, epoch, batch)``, so a
+centre crop. Randomness comes from ``streams.stream(seed, epoch, batch)``, so a
 batch is a function of the seed, the epoch and its index, as in memory.
 """
 
@@ -117,14 +117,14 @@ def transform(images: list[Tensor], train: bool, size: int, mean, std, gen: torc
 def device_batches(split: ImageListDataset, batch_size: int, seed: int, epoch: int, train: bool, size: int, mean,
                    std, device: torch.device | str, shard: tuple[int, int] = (0, 1),
                    augment: bool | None = None) -> Iterator[tuple[Tensor, Tensor, int]]:
-    """``(x, y, n_global)`` like ``config.batches``: this rank's rows of each global batch, decoded on ``device``.
+    """``(x, y, n_global)`` like ``batching.batches``: this rank's rows of each global batch, decoded on ``device``.
 
     ``train`` shuffles; ``augment`` (default: ``train``) crops at random and flips.
 
     Files of the next ``PREFETCH`` batches are read and decoded by a
     background thread while the current batch trains.
     """
-    from ..config import stream
+    from .streams import stream
 
     r, world = shard
     device = torch.device(device)

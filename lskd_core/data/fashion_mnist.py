@@ -12,6 +12,12 @@ import torch
 from .errors import DataError
 from .idx import read_idx
 
+
+# What the rest of the book asks of a data set (lskd_core.data.in_memory, test_split, pad).
+IN_MEMORY = True  # held as tensors (True) or read from image files (False)
+TEST_SPLIT = "test"  # the held-out split the book scores on
+PAD = 2  # pixels of padding before a random crop
+
 DEFAULT_ROOT = Path("/usr/share/datasets/fashion-mnist")
 CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
            "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")

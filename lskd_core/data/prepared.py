@@ -16,8 +16,6 @@ def _stats(dataset: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
     spec = input_spec(dataset)  # the manifest's [input] table
     return tuple(spec["mean"]), tuple(spec["std"])
 
-# Random-crop padding for the in-memory sets (pixels).
-_PAD = {"fashion_mnist": 2, "cifar100": 4}
 
 
 @dataclass
@@ -77,7 +75,7 @@ def tensor_split(dataset: str, split: str, n: int | None = None, root: str | Pat
     else:
         raise ValueError(f"{dataset} is file-based; use file_split()")
     idx = _subset(y, n, len(classes))
-    return TensorSplit(_normalise(x[idx], dataset), y[idx].clone(), tuple(classes), _PAD[dataset])
+    return TensorSplit(_normalise(x[idx], dataset), y[idx].clone(), tuple(classes), MODULES[dataset].PAD)
 
 
 def augment_batch(x: Tensor, pad: int, generator: torch.Generator) -> Tensor:

@@ -20,11 +20,11 @@ from pathlib import Path
 from .. import cache
 from ..dist import cpus
 from ..io import atomic_write_json, file_sha256
-from ..paths import NMT_RESULTS
+from ..paths import NMT_RESULTS, PACKAGE
 from ..proc import die_with_parent
 from . import corpus as corpus_mod
 
-PLUGIN_DIR = Path(__file__).resolve().parent / "fairseq_plugin"
+PLUGIN_DIR = PACKAGE / "nmt" / "fairseq_plugin"
 # Grids run on another machine (a GPU) and committed, like the image reference records.
 
 
