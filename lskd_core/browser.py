@@ -7,7 +7,9 @@ included) and reports, per page:
   which means the math did not render;
 - ``<img>`` elements whose source is not a file of the build;
 - error output cells (tracebacks) and chapters that failed to build;
-- any remote script, style sheet, image or font: the book must work offline.
+- any remote script, style sheet, image or font: the book must work offline;
+- a table wider than the page's text column at a 1280-pixel window (a reader would
+  have to scroll it sideways, or would see it cut off).
 
 It also saves a screenshot of every page under ``<html_dir>/_screenshots/``,
 which the reproducibility appendix links.
@@ -54,7 +56,37 @@ def _run(browser: str, args: list[str], timeout: float = 90) -> subprocess.Compl
 
 
 def rendered_dom(browser: str, page: Path) -> str:
-    return _run(browser, ["--dump-dom", page.resolve().as_uri()]).stdout
+    return _run(browser, ["--dump-dom", "--window-size=1280,1800", page.resolve().as_uri()]).stdout
+
+
+# Run in the page after it has loaded (and MathJax has typeset): the width of every table against
+# the text column's, written onto <body> for --dump-dom to carry out.
+_MEASURE = """<script>window.addEventListener('load', () => setTimeout(() => {
+  const col = document.querySelector('article.bd-article') || document.querySelector('main') || document.body;
+  const limit = col.getBoundingClientRect().width + 1, wide = [];
+  col.querySelectorAll('table').forEach((t, i) => {
+    const w = Math.max(t.scrollWidth, t.getBoundingClientRect().width);
+    if (w > limit) wide.push('table ' + (i + 1) + ' is ' + Math.round(w) + ' px wide, the text column ' + Math.round(limit) + ' px');
+  });
+  document.body.setAttribute('data-lskd-overflow', JSON.stringify(wide));
+}, 300));</script>"""
+
+
+def table_overflow(browser: str, page: Path) -> list[str] | None:
+    """Tables wider than the text column at 1280 px; None when the page could not be measured."""
+    import json
+    import tempfile
+
+    source = page.read_text(errors="replace")
+    probe = source.replace("</body>", _MEASURE + "</body>") if "</body>" in source else source + _MEASURE
+    # A copy beside the page, so that its relative style sheets and scripts load as the page's do.
+    with tempfile.NamedTemporaryFile("w", suffix=".html", dir=page.parent, prefix=".lskd-measure-",
+                                     delete=True) as fh:
+        fh.write(probe)
+        fh.flush()
+        dom = _run(browser, ["--dump-dom", "--window-size=1280,1800", Path(fh.name).resolve().as_uri()]).stdout
+    m = re.search(r'data-lskd-overflow="([^"]*)"', dom)
+    return None if m is None else json.loads(html_lib.unescape(m.group(1)))
 
 
 def visible_text(dom: str) -> str:
@@ -95,6 +127,11 @@ def check_page(browser: str, page: Path, html_dir: Path, shots: Path | None) -> 
         report.problems.append("the chapter failed to build")
     for m in _REMOTE.finditer(source):
         report.problems.append(f"remote resource: {m.group(0)[:120]}")
+    wide = table_overflow(browser, page)
+    if wide is None:
+        report.problems.append("the tables' widths could not be measured")
+    else:
+        report.problems += [f"overflow: {w}" for w in wide]
     if shots is not None:
         shot = shots / (rel.replace("/", "__").removesuffix(".html") + ".png")
         shot.parent.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,8 @@ import pandas as pd
 
 from .cache import Run, cache_root
 from .paths import RESULTS
+from .tables import VERDICT_COLOURS
+from .tables import badge as _badge
 from .io import atomic_write_json
 
 
@@ -164,17 +166,6 @@ def _why_no_test(row: dict) -> str:
     if "p" not in row:
         return "no test (record written before p-values: re-run its chapter)"
     return "no test (every seed gave the same difference)"
-
-
-VERDICT_COLOURS = {"supported": "#2e7d32", "not supported": "#c62828",
-                   "smaller than the paper's effect": "#ef6c00", "inconclusive": "#757575", "not run": "#e0e0e0"}
-
-
-def _badge(text: str) -> str:
-    colour = VERDICT_COLOURS.get(text, "#9e9e9e")
-    fg = "#000" if text == "not run" else "#fff"
-    return (f'<span style="background:{colour};color:{fg};border-radius:0.6em;padding:0.05em 0.5em;'
-            f'font-size:0.8em;white-space:nowrap">{text}</span>')
 
 
 def matrix_html(table: pd.DataFrame) -> str:

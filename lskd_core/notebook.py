@@ -351,6 +351,14 @@ def _lane_term(*_) -> None:
 
 
 
+def chapter_question(nb) -> str:
+    """The question a chapter answers, as its front matter states it (``lskd: question:``)."""
+    q = (nb.metadata.get("lskd") or {}).get("question")
+    if not isinstance(q, str) or not q.strip():
+        raise ValueError("a chapter's front matter must state its question: lskd: question: \"...\"")
+    return q
+
+
 def chapter_after(nb) -> list[str]:
     """The chapters this one must follow when chapters run side by side (front matter ``lskd: after:``).
 

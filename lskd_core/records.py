@@ -23,6 +23,7 @@ import pandas as pd
 
 from .cache import cache_root
 from .io import atomic_write_json
+from . import tables
 from .paths import RESULTS
 
 
@@ -167,4 +168,5 @@ def show_reference(chapter: str, live_profile: str, names: Iterable[str] | None 
                                  f"`results/records/{prof}/{chapter}.json`"))
                 continue
             display(Markdown(f"*{name}* (`{prof}`)"))
-            display(df)
+            display(tables.verdicts(df) if "verdict" in df.columns and "ours: mean diff" in df.columns
+                    else tables.show(df))

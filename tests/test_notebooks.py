@@ -500,3 +500,11 @@ def test_book_progress_estimates_the_time_left_from_the_last_timings():
     p.done("b")
     assert abs(p.left_s() - (60 + 30 + 60) / 2) < 0.5
     assert p.line().startswith("[lskd book] 1/4 chapters") and "s left" in p.line()
+
+
+def test_every_chapter_states_its_question():
+    """The instructors' page lists each chapter's question from the chapter itself; none is dropped."""
+    from lskd_core.notebook import chapter_question
+
+    for stem in toc_chapters():
+        assert chapter_question(read_notebook(NOTEBOOKS / f"{stem}.md")).endswith("?"), stem
