@@ -439,3 +439,30 @@ def phrase(row: dict | None, unit: str = "points") -> str:
     ci = row.get("95% CI", "n/a")
     return (f"**{row['verdict']}** ({row['ours: mean diff']:+.2f} {unit}, 95 % CI {ci}, "
             f"n = {row.get('n seeds', row.get('n points'))})")
+
+
+# ---------------------------------------------------------------- the floor under every verdict
+
+# A verdict compares students; it means nothing when the teachers learned nothing. Images: every
+# teacher at least twice chance (20 % on ten classes). Translation: every teacher at this BLEU.
+TRANSLATION_FLOOR_BLEU = 2.0
+
+
+def image_floor(num_classes: int) -> float:
+    """The lowest teacher top-1 (%) a chapter draws verdicts from: twice chance."""
+    return 2 * 100.0 / num_classes
+
+
+def floor_check(scores: dict[str, float], floor: float, unit: str, profile: str) -> tuple[bool, str]:
+    """Whether every model in ``scores`` (name -> score) reaches ``floor``, and a sentence saying so."""
+    low = {k: v for k, v in scores.items() if not v >= floor}
+    if not scores:
+        return False, f"On `{profile}` no teacher was measured, so no verdict is drawn."
+    if not low:
+        return True, (f"Every teacher on `{profile}` is above the floor of {floor:g} {unit} "
+                      f"(lowest {min(scores.values()):.2f} {unit}), so the verdicts below are drawn from models "
+                      f"that learned.")
+    shown = ", ".join(f"{k}: {v:.2f}" for k, v in sorted(low.items()))
+    return False, (f"On `{profile}` {len(low)} of {len(scores)} teachers are below the floor of {floor:g} {unit} "
+                   f"({shown}): these models learned too little for their students to say anything about the "
+                   f"paper's claims, so no verdict is drawn from this run; the reference records below stand in.")

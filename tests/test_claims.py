@@ -74,3 +74,13 @@ def test_non_default_runs_never_overwrite_the_ledger(tmp_path, capsys, monkeypat
         got = save_verdicts("03_student_grid", "tiny", table, root=tmp_path, params=params)
         assert (got is not None) == (want == "saved"), params
     assert "non-default" in capsys.readouterr().out
+
+
+def test_the_floor_under_every_verdict():
+    """Issue 27: no page shows verdicts computed from models that learned nothing."""
+    assert claims.image_floor(10) == 20.0 and claims.image_floor(200) == 1.0
+    ok, words = claims.floor_check({"alpha=0.0, seed 0": 90.1, "alpha=0.1, seed 0": 19.9}, 20.0, "%", "tiny")
+    assert not ok and "1 of 2 teachers are below the floor of 20 %" in words and "alpha=0.1, seed 0: 19.90" in words
+    ok, words = claims.floor_check({"alpha=0.0, seed 0": 6.4}, claims.TRANSLATION_FLOOR_BLEU, "BLEU", "base")
+    assert ok and "lowest 6.40 BLEU" in words
+    assert claims.floor_check({}, 20.0, "%", "tiny")[0] is False

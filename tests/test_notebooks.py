@@ -56,6 +56,13 @@ def test_chapter_executes_on_smoke_profile(stem, smoke_book):
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     assert not any(o.get("output_type") == "error" for c in code for o in c.get("outputs", []))
     assert any(c.get("outputs") for c in code)
+    if stem == "11_translation":
+        # Smoke's translation teachers learn nothing (0 BLEU): the page says so and draws no verdict.
+        text = json.dumps(nb)
+        assert "below the floor of 2 BLEU" in text and "no verdict is drawn from this run" in text
+        from lskd_core.cache import cache_root
+
+        assert not (cache_root() / "claims" / "smoke" / "11_translation.json").exists()
 
 
 def test_unknown_parameter_fails_at_once_listing_valid_ones(tmp_path):
