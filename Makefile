@@ -11,7 +11,7 @@ DEBIAN_DATA := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz /usr
 MATHJAX_VERSION := 3.2.2
 MATHJAX := _static/mathjax/tex-chtml.js
 
-.PHONY: setup data book execute html test test-fast bench clean
+.PHONY: setup data book course execute html test test-fast bench clean
 
 setup: $(STAMP) data $(MATHJAX)
 
@@ -59,6 +59,14 @@ book: setup
 	$(BIN)/lskd check-book book/_build/html || status=$$?; \
 	echo "make book: $$(( $$(date +%s) - start )) s; open book/_build/html/index.html"; \
 	exit $$status
+
+# The course pack: the executed book rendered twice, the students' edition without solutions
+# (book/_build/course/student) and the instructors' with them; each checked in Chromium.
+course: setup
+	@test -n "$$(ls book/executed/*.ipynb 2>/dev/null)" || $(MAKE) book
+	$(BIN)/lskd course
+	$(BIN)/lskd check-book book/_build/course/student/_build/html --no-screenshots
+	$(BIN)/lskd check-book book/_build/course/instructor/_build/html --no-screenshots
 
 html: setup
 	$(BIN)/jupyter-book build . --path-output book

@@ -4,6 +4,7 @@
     lskd book --profile tiny
     lskd book --profile cub200 --data-root ~/data/CUB_200_2011 --scale smoke
     lskd check-book [book/_build/html]   # every page in headless Chromium, with screenshots
+    lskd course                          # the students' and instructors' editions of the built book
     lskd data verify fashion_mnist [--root PATH]
     lskd data list
     lskd train teacher --profile tiny --alpha 0.1
@@ -51,6 +52,15 @@ def _cmd_book(a: argparse.Namespace) -> int:
     for r in failed:
         print(f"[lskd book] FAILED {r.error}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _cmd_course(a: argparse.Namespace) -> int:
+    from .course import build_course
+
+    built = build_course(Path(a.root), Path(a.out))
+    for edition, html in built.items():
+        print(f"{edition}s' edition: {html / 'index.html'}")
+    return 0
 
 
 def _cmd_data_verify(a: argparse.Namespace) -> int:
@@ -224,6 +234,11 @@ def parser() -> argparse.ArgumentParser:
     cb.add_argument("html", nargs="?", default="book/_build/html")
     cb.add_argument("--no-screenshots", action="store_true")
     cb.set_defaults(func=_cmd_check_book)
+
+    co = sub.add_parser("course", help="render the students' (no solutions) and instructors' editions of the built book")
+    co.add_argument("--root", default=".", help="the book's folder (with _config.yml, _toc.yml and book/executed)")
+    co.add_argument("--out", default="book/_build/course")
+    co.set_defaults(func=_cmd_course)
 
     d = sub.add_parser("data", help="data sets")
     dsub = d.add_subparsers(dest="data_cmd", required=True)
