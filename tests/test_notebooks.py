@@ -515,3 +515,20 @@ def test_every_chapter_states_its_question():
 
     for stem in toc_chapters():
         assert chapter_question(read_notebook(NOTEBOOKS / f"{stem}.md")).endswith("?"), stem
+
+
+@pytest.mark.slow
+def test_the_browser_check_fails_on_a_planted_overflowing_table(tmp_path):
+    """Issue 27: no table wider than the text column at 1280 px; the check measures it in Chromium."""
+    from lskd_core.browser import check_book, chromium
+
+    if chromium() is None:
+        pytest.skip("no Chromium")
+    page = ("<!doctype html><html><head><meta charset='utf-8'><title>t</title></head><body>"
+            "<main style='width:780px'><p>text</p><table><tr><td>fits</td></tr></table>{}</main></body></html>")
+    (tmp_path / "good.html").write_text(page.format(""))
+    (tmp_path / "wide.html").write_text(page.format(
+        "<table><tr>" + "".join(f"<td>column_{i}_with_a_long_unbreakable_value</td>" for i in range(12)) + "</tr></table>"))
+    reports = {r.page: r.problems for r in check_book(tmp_path, screenshots=False)}
+    assert reports["good.html"] == []
+    assert len(reports["wide.html"]) == 1 and reports["wide.html"][0].startswith("overflow: table 2 is ")
