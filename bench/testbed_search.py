@@ -64,7 +64,8 @@ CRITERIA = {
                "and its shortfall is stated"),
     "never_read": "no run with alpha > 0 is trained or read by this search",
     "eligible": ("teacher and student are CNNs with conv stages, so every chapter (feature KD included) runs "
-                 "on the testbed; the data set is Fashion-MNIST, embedded in the book"),
+                 "on the testbed; the data set is Fashion-MNIST, embedded in the book; teacher and student train "
+                 "on the same images, as in the paper"),
 }
 # Changes to CRITERIA after the first result, with why; load() accepts a file only if its criteria are
 # the ones above, and this list says how they came to be.
@@ -72,6 +73,8 @@ AMENDMENTS = [
     {"date": "2026-12-02", "what": "added 'eligible' (CNN students and teachers only)",
      "when": "after screening tiny_2026_11 and n10k_aug_14px (both CNN pairs, neither near the gate), "
              "before any candidate was confirmed or any smoothed run existed"},
+    {"date": "2026-12-02", "what": "'eligible' also requires teacher and student to train on the same images",
+     "when": "before any candidate with different images was run (none was), and before any confirmation"},
 ]
 
 _CPU = dict(dataset="fashion_mnist", small_input=True, batch_size=256, lr=0.2, weight_decay=5e-4,
@@ -134,6 +137,10 @@ CANDIDATES = [
          dict(arch="convnet3_l", downsample=2, n_train=5_000, augment=True, num_epochs=100, batch_size=128, lr=0.1),
          dict(arch="convnet3_s", downsample=2, n_train=5_000, augment=False, num_epochs=60, batch_size=128,
               lr=0.1)),
+    cand("n5k_augT_14px_xs", "as n5k_augT_14px_m with the 4-8-16 student: the widest gap at 14x14",
+         dict(arch="convnet3_l", downsample=2, n_train=5_000, augment=True, num_epochs=100, batch_size=128, lr=0.1),
+         dict(arch="convnet3_xs", downsample=2, n_train=5_000, augment=False, num_epochs=60, batch_size=128,
+              lr=0.1)),
     cand("n5k_augT_28px_s", "as n5k_augT_14px_s at 28x28",
          dict(arch="convnet3_l", n_train=5_000, augment=True, num_epochs=100, batch_size=128, lr=0.1),
          dict(arch="convnet3_s", n_train=5_000, augment=False, num_epochs=60, batch_size=128, lr=0.1)),
@@ -141,6 +148,15 @@ CANDIDATES = [
          "not augmented (40 epochs)",
          dict(arch="convnet3_l", n_train=10_000, augment=True, num_epochs=60, batch_size=128, lr=0.1),
          dict(arch="convnet3_m", n_train=10_000, augment=False, num_epochs=40, batch_size=128, lr=0.1)),
+    cand("n5k_augT_14px_m_t200", "as n5k_augT_14px_m with the teacher trained 200 epochs: a stronger teacher",
+         dict(arch="convnet3_l", downsample=2, n_train=5_000, augment=True, num_epochs=200, batch_size=128, lr=0.1),
+         dict(arch="convnet3_m", downsample=2, n_train=5_000, augment=False, num_epochs=60, batch_size=128,
+              lr=0.1)),
+    cand("n3k_augT_14px_m", "3,000 images; 32-64-128 teacher augmented (150 epochs); 16-32-64 student not "
+         "augmented (80 epochs)",
+         dict(arch="convnet3_l", downsample=2, n_train=3_000, augment=True, num_epochs=150, batch_size=128, lr=0.1),
+         dict(arch="convnet3_m", downsample=2, n_train=3_000, augment=False, num_epochs=80, batch_size=128,
+              lr=0.1)),
     cand("n2k_augT_14px_m", "2,000 images; 32-64-128 teacher augmented (200 epochs); 16-32-64 student not "
          "augmented (100 epochs)",
          dict(arch="convnet3_l", downsample=2, n_train=2_000, augment=True, num_epochs=200, batch_size=128, lr=0.1),

@@ -25,6 +25,9 @@ def setup(num_threads: int | None = None) -> None:
     # One theme and palette across the book; fonts sized for a page column.
     sns.set_theme(context="notebook", style="whitegrid", palette="colorblind", font_scale=0.9,
                   rc={"figure.dpi": 100, "legend.frameon": True, "legend.fontsize": 8})
+    from .tables import use_for_dataframes
+
+    use_for_dataframes()  # every table a chapter displays, in the book's one table style
 
 
 def profile(name: str, scale: str | None = None, data_root: str | None = None) -> Profile:
@@ -247,7 +250,13 @@ def provenance(runs: dict, profile: str) -> pd.DataFrame:
                      "seed": m["seed"], "epochs": len(m["curves"]["epoch"]),
                      "hardware": f"{hw['device']} {hw.get('gpu', hw['cpu'])} x{hw['cpu_threads']} threads",
                      "torch": hw["torch"], "wall_time_s": round(m["wall_time_s"], 1)})
-    return pd.DataFrame(rows)
+    df = pd.DataFrame(rows)
+    if len(df):
+        # On the page: what differs per run in the table, what they share in one line below it.
+        df.attrs["hide"] = ["profile", "torch", "hardware"]
+        df.attrs["note"] = (f"profile {profile}; " + "; ".join(
+            f"{c}: {', '.join(sorted(map(str, set(df[c]))))}" for c in ("hardware", "torch")))
+    return df
 
 
 def eta_accuracy_link(profile: Profile | str, alphas, t1: float, seeds, sets: dict[int, tuple[list, list]],

@@ -46,6 +46,11 @@ def collapsible(text: str, keep: int = 40) -> str:
             f'<div style="white-space:normal">{html.escape(text)}</div></details>')
 
 
+def _missing(v) -> bool:
+    """True for None and NaN only (a cell may hold a list or an array, which pd.notna would expand)."""
+    return v is None or (isinstance(v, float) and v != v)
+
+
 def _is_verdict(col: str) -> bool:
     return "verdict" in col or col.endswith("Holm")
 
@@ -63,6 +68,8 @@ def show(df: pd.DataFrame, title: str | None = None, decimals: Mapping[str, int]
     from great_tables import GT, loc, style
 
     data = df.copy()
+    hide = [*hide, *df.attrs.get("hide", [])]
+    note = df.attrs.get("note")
     if not isinstance(data.index, pd.RangeIndex):
         data = data.reset_index()
     data = data.drop(columns=[c for c in hide if c in data.columns])
@@ -70,18 +77,26 @@ def show(df: pd.DataFrame, title: str | None = None, decimals: Mapping[str, int]
     decimals, units, labels = dict(decimals or {}), dict(units or {}), dict(labels or {})
     numeric = [c for c in data.columns if pd.api.types.is_numeric_dtype(data[c]) and not pd.api.types.is_bool_dtype(data[c])]
     text = [c for c in data.columns if c not in numeric]
+    # "paper 2A top-1", "paper 2B top-1", ...: one spanner "paper", the table names below it
+    for prefix in ("paper ", "ours "):
+        group = [c for c in data.columns if c.startswith(prefix)]
+        if len(group) >= 2 and not (spanners and any(set(group) & set(v) for v in spanners.values())):
+            spanners = {**(spanners or {}), prefix.strip(): group}
+            labels = {**{c: c[len(prefix):] for c in group}, **(labels or {})}
+    for c in text:  # lists, arrays and tuples in a cell are shown as written
+        data[c] = data[c].map(lambda v: v if isinstance(v, (str, int, float, bool)) or v is None else str(v))
     table = GT(data)
     for c in numeric:
         if c in CONDITIONS and c not in decimals:
-            table = table.fmt(lambda v: f"{v:g}" if pd.notna(v) else "", columns=c)
+            table = table.fmt(lambda v: "" if _missing(v) else f"{v:g}", columns=c)
             continue
         places = decimals.get(c, 0 if pd.api.types.is_integer_dtype(data[c]) else 2)
         table = table.fmt_number(columns=c, decimals=places, use_seps=False)
     for c in text:
         if _is_verdict(c):
-            table = table.fmt(lambda v: badge(str(v)) if pd.notna(v) else "", columns=c)
+            table = table.fmt(lambda v: "" if _missing(v) else badge(str(v)), columns=c)
         elif c not in set(full) and data[c].astype(str).str.len().max() > LONG_TEXT:
-            table = table.fmt(lambda v: collapsible(v) if pd.notna(v) else "", columns=c)
+            table = table.fmt(lambda v: "" if _missing(v) else collapsible(v), columns=c)
     if text:
         table = table.cols_align("left", columns=text)
     if numeric:
@@ -90,10 +105,12 @@ def show(df: pd.DataFrame, title: str | None = None, decimals: Mapping[str, int]
     table = table.cols_label(cases=names) if names else table
     for label, cols in (spanners or {}).items():
         table = table.tab_spanner(label=label, columns=[c for c in cols if c in data.columns])
-    short = [c for c in text if not _is_verdict(c) and data[c].astype(str).str.len().max() <= 24]
+    short = [c for c in text if not _is_verdict(c) and data[c].astype(str).str.len().max() <= 12]
     if title:
         table = table.tab_header(title=title)
-    table = (table.tab_options(table_width="100%", table_font_size="0.85em", data_row_padding="3px",
+    if note:
+        table = table.tab_source_note(note)
+    table = (table.tab_options(table_width="100%", table_font_size="0.8em", data_row_padding="3px",
                                column_labels_font_weight="bold")
              .tab_style(style.text(whitespace="normal"), loc.body()))
     if short:  # "89.27 ± 0.20" and "[-0.6, 0.1]" read as one token: never broken across lines
@@ -116,3 +133,26 @@ def verdicts(df: pd.DataFrame, unit: str = "points", title: str | None = None):
             data[c] = pd.to_numeric(data[c], errors="coerce")
     return show(data, title=title, units={c: unit for c in ("ours: mean diff", "detectable", "expected")},
                 labels={"ours: mean diff": "ours: mean", "n seeds": "seeds", "detectable": "detectable at 80 %"})
+
+
+def use_for_dataframes() -> None:
+    """Make every data frame a chapter displays render in the book's table style (an IPython
+    formatter; outside IPython nothing changes). A Series shows as a one-column table."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    ip = get_ipython()
+    if ip is None:
+        return
+    def html_of(frame: pd.DataFrame) -> str | None:
+        try:
+            if {"verdict", "ours: mean diff"} <= set(frame.columns):
+                return verdicts(frame).as_raw_html()
+            return show(frame).as_raw_html()
+        except Exception:  # noqa: BLE001 - a table the style cannot lay out falls back to pandas' own HTML
+            return None
+
+    fmt = ip.display_formatter.formatters["text/html"]
+    fmt.for_type(pd.DataFrame, html_of)
+    fmt.for_type(pd.Series, lambda s: html_of(s.to_frame()))

@@ -219,3 +219,27 @@ def holm_verdicts(rows: list[dict]) -> list[str]:
         else:
             out.append("inconclusive")
     return out
+
+
+def adjusted_row(per_seed, covariate) -> dict:
+    """A per-seed contrast adjusted for a per-seed covariate (the two teachers' accuracy gap).
+
+    Fits ``d_s = a + b c_s + e_s`` by least squares over seeds and reports the intercept ``a``:
+    the contrast expected where the covariate is zero, e.g. at teachers of equal accuracy. Its
+    95 % interval uses the t distribution with ``n - 2`` degrees of freedom; fewer than 3 seeds,
+    or a covariate that does not vary, give no interval. This separates "a smoothed teacher's
+    student is worse" from "a less accurate teacher's student is worse".
+    """
+    d, c = np.asarray(list(per_seed), dtype=float), np.asarray(list(covariate), dtype=float)
+    n = len(d)
+    if n < 3 or np.ptp(c) == 0:
+        return {"adjusted mean": None, "adjusted 95% CI": "n/a", "slope per point": None, "adjusted verdict": "inconclusive"}
+    X = np.column_stack([np.ones(n), c])
+    coef, *_ = np.linalg.lstsq(X, d, rcond=None)
+    resid = d - X @ coef
+    s2 = float(resid @ resid) / (n - 2)
+    se = math.sqrt(s2 * float(np.linalg.inv(X.T @ X)[0, 0]))
+    half = float(stats.t.ppf(0.975, n - 2)) * se
+    a = float(coef[0])
+    return {"adjusted mean": round(a, 3), "adjusted 95% CI": f"[{a - half:.3f}, {a + half:.3f}]",
+            "slope per point": round(float(coef[1]), 3), "adjusted verdict": verdict(a - half, a + half)}

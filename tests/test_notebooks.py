@@ -162,6 +162,26 @@ def test_rendered_smoke_book_in_a_browser(smoke_book):
     assert all(r.screenshot and r.screenshot.stat().st_size > 10_000 for r in pages)
 
 
+@pytest.mark.slow
+def test_course_pack_has_a_students_and_an_instructors_edition(smoke_book):
+    """Issue 27: the students' edition holds every exercise and no solution text, the instructors' both;
+    both pass the browser check."""
+    from lskd_core.browser import check_book
+    from lskd_core.course import build_course
+
+    if not (smoke_book / "book" / "executed" / "03_student_grid.ipynb").exists():
+        pytest.skip("the smoke chapters have not run (run the whole file)")
+    built = build_course(smoke_book, smoke_book / "course")
+    solution = "report means of independent runs"  # chapter 3, exercise 3's solution
+    student = (built["student"] / "book" / "executed" / "03_student_grid.html").read_text()
+    teacher = (built["instructor"] / "book" / "executed" / "03_student_grid.html").read_text()
+    assert solution in teacher and 'class="solution' in teacher
+    assert solution not in student and 'class="solution' not in student
+    assert student.count('class="exercise') == teacher.count('class="exercise') >= 3
+    for html in built.values():
+        assert {r.page: r.problems for r in check_book(html, screenshots=False) if r.problems} == {}
+
+
 def test_visible_code_stays_short_and_teaches():
     """Plumbing hides behind toggles: at most 40 visible code lines per chapter on average."""
     from lskd_core.notebook import visible_code

@@ -250,3 +250,23 @@ def test_paper_evidence_counts_only_beyond_the_papers_own_spread():
     sd = GRID["2A"]["std"]
     want = 2 * math.sqrt(sum(sd[k] ** 2 for k in ((0.0, 1), (0.1, 1), (0.0, 3), (0.1, 3))) / 3)
     assert paper_noise(d.contrast, "2A") == pytest.approx(want)
+
+
+def test_a_contrast_adjusted_for_the_teachers_accuracy_gap():
+    """The intercept of d = a + b c, checked against numpy's polyfit and a hand-computed interval."""
+    from scipy import stats
+
+    from lskd_core.verdicts import adjusted_row
+
+    c = np.array([-0.4, -0.2, -0.5, -0.1, -0.3])  # smoothed minus plain teacher, points
+    d = 0.1 + 1.5 * c + np.array([0.02, -0.01, 0.0, 0.01, -0.02])  # the students follow the teachers
+    row = adjusted_row(d, c)
+    b, a = np.polyfit(c, d, 1)
+    assert row["adjusted mean"] == round(a, 3) and row["slope per point"] == round(b, 3)
+    resid = d - (a + b * c)
+    se = math.sqrt(resid @ resid / 3 * (1 / 5 + c.mean() ** 2 / ((c - c.mean()) ** 2).sum()))
+    lo, hi = a - stats.t.ppf(0.975, 3) * se, a + stats.t.ppf(0.975, 3) * se
+    assert row["adjusted 95% CI"] == f"[{lo:.3f}, {hi:.3f}]"
+    # the raw contrast is negative only because the smoothed teachers are worse
+    assert d.mean() < 0 and row["adjusted verdict"] == "supported"
+    assert adjusted_row(d[:2], c[:2])["adjusted verdict"] == "inconclusive"
