@@ -42,6 +42,9 @@ EXEMPT = {
 def sentences(text: str) -> list[str]:
     """The prose sentences of a MyST page: code cells, front matter, directives' bodies and math left out."""
     text = re.sub(r"\A---\n.*?\n---\n", "", text, flags=re.S)
+    # exercises and solutions are prose on the page: keep their bodies, drop their fences and options
+    text = re.sub(r"^(````+)\{(?:exercise|solution)\}[^\n]*\n((?::[^\n]*\n)*)(.*?)^\1\s*$", r"\3", text,
+                  flags=re.S | re.M)
     text = re.sub(r"^(```+|~~~).*?^\1\s*$", "", text, flags=re.S | re.M)
     text = re.sub(r"\$\$.*?\$\$", " ", text, flags=re.S)
     out = []
