@@ -35,7 +35,7 @@ import numpy as np
 
 from . import verdicts as V
 from .verdicts import interval_row
-from .paper import APPENDIX_I_DROPS, EQUAL_ENTROPY_PAIRS, LARGER_ALPHA_J1
+from .paper import APPENDIX_I_DROPS, EQUAL_ENTROPY_PAIRS, LARGER_ALPHA_J1, SECOND_LARGEST_100X
 
 
 Acc = Mapping[tuple[float, float | None], Mapping[int, float]]  # (alpha, T) -> {seed: accuracy}
@@ -70,6 +70,23 @@ def drop_more(t_lo: float, t_hi: float, plain: float = 0.0, smoothed: float = 0.
         return None if _missing(*v) else (v[0] - v[1]) - (v[2] - v[3])
     return contrast
 
+
+
+def best_at_low_t(smoothed: float = 0.1, alphas=(0.0, 0.1), temperatures=(1.0, 2.0, 3.0, 64.0)):
+    """Contrast ``acc(smoothed, lowest T) - acc(best other cell)``, the other cells of the grid being
+    every (alpha, T) present. Applied to one seed it uses that seed's best other cell, so it is
+    conservative: the rule must beat each seed's luckiest alternative. It is not linear, so
+    ``paper_noise`` bounds its noise from above (every cell's variance counts)."""
+    def contrast(g: Lookup) -> float | None:
+        cells = {(a, t): g(a, t) for a in alphas for t in temperatures}
+        cells = {k: v for k, v in cells.items() if v is not None}
+        lows = [t for (a, t) in cells if a == smoothed]
+        if not lows:
+            return None
+        rule = (smoothed, min(lows))
+        others = [v for k, v in cells.items() if k != rule]
+        return cells[rule] - max(others) if others else None
+    return contrast
 
 
 def _seed_lookup(acc: Acc, seed: int) -> Lookup:
@@ -293,6 +310,10 @@ _SPECS = (
               per_seed=lambda kd, ce: kd - ce, kind="book"),
     ClaimSpec("kd_beats_ce_T3", "... and at T=3", "the premise of every table", "03_student_grid",
               per_seed=lambda kd, ce: kd - ce, kind="book"),
+    ClaimSpec("ls_tightens_clusters", "Label smoothing makes the teacher's penultimate class clusters much tighter "
+              "relative to the distances between classes (information erasure)",
+              "Sec. 3, Observation 1 and Figure 1 (after Mueller et al. 2019)", "02_teachers",
+              per_seed=lambda plain, ls: plain - ls),
     ClaimSpec("ls_teacher_more_accurate", "Is the smoothed teacher more accurate? (Not a claim of the paper: "
               "Tables 2A and 2B show it slightly ahead, Appendix J shows a more smoothed teacher behind)",
               "Tables 2A, 2B (teachers); Table J.1", "02_teachers", ("2A", "2B"),
@@ -306,6 +327,9 @@ _SPECS = (
               drop_more(1, 3)),
     ClaimSpec("ls_hurts_at_T64", "At T=64 a smoothed teacher gives a worse student", "Tables 2A, 2B, 4 at T=64",
               "03_student_grid", _GRID, diff((0.0, 64), (0.1, 64))),
+    ClaimSpec("rule_of_thumb", "A smoothed teacher distilled at the lowest T gives the best student of the grid "
+              "(per seed: that cell minus the seed's best other cell)",
+              "Abstract and Sec. 7 (the rule of thumb)", "03_student_grid", _GRID, best_at_low_t()),
     ClaimSpec("eta_signature_train", "Students of a smoothed teacher diffuse towards similar classes and away "
               "from the others: eta(S1) < 0 < eta(S2) for every target class (train; one claim, since the "
               "normaliser ties the two signs)",
@@ -316,11 +340,24 @@ _SPECS = (
               "apart, relative to its distances to all classes (Shen et al.'s argument, which the paper discusses)",
               "Sec. 3, Table 1 and Figure 1 (after Shen et al. 2021)", "05_diffusion",
               per_seed=lambda ls, plain: ls - plain),
+    ClaimSpec("student_inherits_enlargement", "A student distilled from a smoothed teacher (at low T) inherits its "
+              "enlarged distances between semantically similar classes",
+              "Sec. 5 ('we experimentally validate the inheritance')", "05_diffusion",
+              per_seed=lambda ls, plain: ls - plain),
+    ClaimSpec("more_diffusion_lower_accuracy", "More systematic diffusion goes with a larger drop in accuracy: eta(S1) "
+              "and the student's drop from T1 are negatively correlated (shown here as -r)",
+              "Appendix H ('increased systematic diffusion definitely indicates lower performance'); "
+              "no table backs its 34 experiments", "05_diffusion"),
     ClaimSpec("eta_s1_lower_with_ls_train", "The diffusion towards similar classes is stronger with the smoothed "
               "teacher than with the plain one (sharper than the paper, which notes it can appear with a plain "
               "teacher too)", "Sec. 5, Figures 1, A.1-A.5 (qualitative)", "05_diffusion", kind="sharper"),
     ClaimSpec("eta_s1_lower_with_ls_test", "... also on held-out images",
               "Figures A.1-A.5, validation panels (qualitative)", "05_diffusion", kind="sharper"),
+    ClaimSpec("dominance_pattern", "A smoothed teacher's soft target at T=1 puts its second-largest class 100-fold "
+              "above most of the other classes (share of classes so dominated, minus one half)",
+              "Appendix E, Figure 2 and its counts", "06_teacher_targets",
+              per_seed=lambda share: share - 0.5,
+              paper=lambda: round(min(v[1] / (v[2] - 1) for v in SECOND_LARGEST_100X.values()) - 0.5, 3)),
     ClaimSpec("equal_entropy_low_T", "At equal target entropy and low T, the smoothed teacher's student is better",
               "Appendix H, cases 1-2", "06_teacher_targets", per_seed=lambda ls, plain: ls - plain,
               paper=lambda: _equal_entropy(True)),
@@ -380,7 +417,8 @@ def grid_claims(*keys: str) -> tuple[Claim, ...]:
     return tuple(get(k).as_claim() for k in keys)
 
 
-GRID_CLAIMS = grid_claims("ls_helps_at_T1", "ls_hurts_at_T3", "ls_drops_more_T1_to_T3", "ls_hurts_at_T64")
+GRID_CLAIMS = grid_claims("ls_helps_at_T1", "ls_hurts_at_T3", "ls_drops_more_T1_to_T3", "ls_hurts_at_T64",
+                          "rule_of_thumb")
 FD_CLAIMS = grid_claims("fd_ls_helps_at_T1", "fd_ls_hurts_at_T3", "fd_ls_drops_more_T1_to_T3")
 NMT_CLAIMS = grid_claims("nmt_ls_helps_at_T1", "nmt_ls_drops_more_T1_to_T3", "nmt_high_T_hurts",
                          "nmt_ls_drops_more_T1_to_T64")
@@ -466,3 +504,13 @@ def floor_check(scores: dict[str, float], floor: float, unit: str, profile: str)
     return False, (f"On `{profile}` {len(low)} of {len(scores)} teachers are below the floor of {floor:g} {unit} "
                    f"({shown}): these models learned too little for their students to say anything about the "
                    f"paper's claims, so no verdict is drawn from this run; the reference records below stand in.")
+
+
+def correlation_claim(key: str, row: dict, paper: str) -> dict:
+    """A registered correlation claim's verdict row from ``verdicts.correlation_row`` output: the
+    contrast column holds ``-r`` (the claims here expect a negative correlation), so that, as for
+    every claim, a positive number means the claim's direction."""
+    spec = get(key)
+    return {"key": key, "claim": spec.statement, "ours: mean diff": None if row["r"] is None else -row["r"],
+            "95% CI": row["95% CI"], "n seeds": row["n points"], "verdict": row["verdict"], "p": row["p"],
+            "paper evidence": paper}
