@@ -63,6 +63,9 @@ CRITERIA = {
                "per seed; if none meets them all, the one with the largest min(KD gain at T = 1, at T = 3) "
                "and its shortfall is stated"),
     "never_read": "no run with alpha > 0 is trained or read by this search",
+    "confirm": ("screened candidates (2 seeds) whose mean KD gain is at least 1.0 at both temperatures are "
+                "confirmed (5 seeds and the 3x plateau check) in order of their screened teacher gap, largest "
+                "first, as far as the time allows"),
     "eligible": ("teacher and student are CNNs with conv stages, so every chapter (feature KD included) runs "
                  "on the testbed; the data set is Fashion-MNIST, embedded in the book; teacher and student train "
                  "on the same images, as in the paper"),
@@ -75,6 +78,8 @@ AMENDMENTS = [
              "before any candidate was confirmed or any smoothed run existed"},
     {"date": "2026-12-02", "what": "'eligible' also requires teacher and student to train on the same images",
      "when": "before any candidate with different images was run (none was), and before any confirmation"},
+    {"date": "2026-12-02", "what": "added 'confirm', the rule for which screened candidates are confirmed",
+     "when": "after screening 9 candidates, before any confirmation; no smoothed run exists"},
 ]
 
 _CPU = dict(dataset="fashion_mnist", small_input=True, batch_size=256, lr=0.2, weight_decay=5e-4,

@@ -314,6 +314,11 @@ _SPECS = (
               "relative to the distances between classes (information erasure)",
               "Sec. 3, Observation 1 and Figure 1 (after Mueller et al. 2019)", "02_teachers",
               per_seed=lambda plain, ls: plain - ls),
+    ClaimSpec("kd_beats_no_kd_T1", "Translation: a student distilled from the plain teacher at T=1 beats the same "
+              "student trained on the labels alone (same fairseq seed and epochs)",
+              "the premise of Tables 5 and B.2", "11_translation", per_seed=lambda kd, ce: kd - ce, kind="book"),
+    ClaimSpec("kd_beats_no_kd_T3", "... and at T=3", "the premise of Tables 5 and B.2", "11_translation",
+              per_seed=lambda kd, ce: kd - ce, kind="book"),
     ClaimSpec("ls_teacher_more_accurate", "Is the smoothed teacher more accurate? (Not a claim of the paper: "
               "Tables 2A and 2B show it slightly ahead, Appendix J shows a more smoothed teacher behind)",
               "Tables 2A, 2B (teachers); Table J.1", "02_teachers", ("2A", "2B"),
@@ -433,9 +438,10 @@ def teacher_claim(plain: float = 0.0, smoothed: float = 0.1) -> Claim:
 # ---------------------------------------------------------------- the distillation gate
 
 GATE = {1.0: "kd_beats_ce_T1", 3.0: "kd_beats_ce_T3"}
+NMT_GATE = {1.0: "kd_beats_no_kd_T1", 3.0: "kd_beats_no_kd_T3"}
 
 
-def gate_rows(kd: dict[float, dict[int, float]], ce: dict[int, float], seeds) -> list[dict]:
+def gate_rows(kd: dict[float, dict[int, float]], ce: dict[int, float], seeds, keys=None) -> list[dict]:
     """Verdict rows of the gate: per seed, the plain teacher's KD student minus the CE-alone student.
 
     ``kd`` maps a temperature to ``{seed: top-1}`` of the plain teacher's students; ``ce`` is
@@ -443,18 +449,18 @@ def gate_rows(kd: dict[float, dict[int, float]], ce: dict[int, float], seeds) ->
     give no row.
     """
     rows = []
-    for t, key in GATE.items():
-        if t in kd:
+    for t, key in (keys or GATE).items():
+        if t in kd and all(s in kd[t] and s in ce for s in seeds):
             rows.append(get(key).evaluate(kd=[kd[t][s] for s in seeds], ce=[ce[s] for s in seeds]))
     return rows
 
 
-def gate_sentence(rows: list[dict], profile: str) -> str:
+def gate_sentence(rows: list[dict], profile: str, unit: str = "points", alone: str = "cross-entropy alone") -> str:
     """What the gate allows a reader to conclude on ``profile``, in words computed from its rows."""
     if not rows:
         return (f"On `{profile}` the distillation gate has not been computed (chapter 3 computes it at T = 1 "
                 "and 3), so nothing here says whether distillation helps on this profile.")
-    parts = [f"T = {1 if r['key'].endswith('T1') else 3}: {r['ours: mean diff']:+.2f} points, 95 % CI {r['95% CI']}, "
+    parts = [f"T = {1 if r['key'].endswith('T1') else 3}: {r['ours: mean diff']:+.2f} {unit}, 95 % CI {r['95% CI']}, "
              f"n = {r['n seeds']}" for r in rows]
     verdicts = {r["verdict"] for r in rows}
     if verdicts == {"supported"}:
@@ -465,7 +471,7 @@ def gate_sentence(rows: list[dict], profile: str) -> str:
     else:
         how = "is not shown to beat"
     return (f"On `{profile}` a student distilled from the plain teacher {how} the same student trained with "
-            f"cross-entropy alone ({'; '.join(parts)}). The gate fails: where distillation gives nothing, "
+            f"{alone} ({'; '.join(parts)}). The gate fails: where distillation gives nothing, "
             "whether label smoothing makes it worse cannot be answered on this profile, and the verdicts below "
             "describe this testbed, not the paper's question.")
 

@@ -237,14 +237,15 @@ def profile_summary(table: pd.DataFrame) -> str:
     """One paragraph per profile, in words computed from the ledger's Holm-adjusted verdicts: the
     distillation gate first, then what is supported, contradicted and smaller than the paper's
     effect. Image and translation claims get separate paragraphs. Markdown, for the front page."""
-    from .claims import GATE
+    from .claims import GATE, NMT_GATE
     from .verdicts import SMALLER
 
     profiles = [c.split(":")[0] for c in table.columns if c.endswith(": verdict")]
-    gate_keys = set(GATE.values())
+    gate_keys = set(GATE.values()) | set(NMT_GATE.values())
     out = []
     for prof in profiles:
-        for part, keep in (("images", lambda k: not k.startswith("nmt_")), ("translation", lambda k: k.startswith("nmt_"))):
+        for part, keep in (("images", lambda k: not k.startswith(("nmt_", "kd_beats_no_kd"))),
+                           ("translation", lambda k: k.startswith(("nmt_", "kd_beats_no_kd")))):
             rows = table[[keep(k) for k in table.key]]
             got = rows[rows[f"{prof}: Holm"] != "not run"]
             if got.empty:

@@ -329,17 +329,28 @@ def run_grid(base: NMTConfig, alphas, temperatures, seeds, jobs: int | None = No
         return {**_row("student", a, scfg, train(scfg, data, t_ckpt), data), "seed": s,
                 "fairseq_seed": scfg.seed}
 
+    def no_kd(s):
+        # The distillation gate's baseline: the student's own seed and epochs, trained on the labels alone.
+        cfg = replace(base, alpha=0.0, temperature=None, seed=s + STUDENT_SEED_OFFSET, max_epoch=student_epochs)
+        return {**_row("no-kd", 0.0, cfg, train(cfg, data), data), "seed": s, "fairseq_seed": cfg.seed}
+
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         t_ckpts = list(pool.map(lambda c: train(c, data), tcfgs))
         teacher_rows = list(pool.map(lambda c, k: _row("teacher", c.alpha, c, k, data), tcfgs, t_ckpts))
         # ordered by teacher, then T: each teacher's students are one contiguous run
         student_rows = list(pool.map(student, [(c.alpha, k, c.seed, t) for c, k in zip(tcfgs, t_ckpts)
                                                for t in temperatures]))
+        no_kd_rows = list(pool.map(no_kd, seeds)) if 0.0 in alphas else []
     per_teacher = len(temperatures)
     rows = []
     for i, teacher_row in enumerate(teacher_rows):
         rows += [teacher_row, *student_rows[i * per_teacher:(i + 1) * per_teacher]]
-    return rows
+    return rows + no_kd_rows
+
+
+def no_kd_scores(rows: list[dict], metric: str = "bleu") -> dict[int, float]:
+    """``{seed: score}`` of the students trained on the labels alone (the gate's baseline)."""
+    return {int(r["seed"]): float(r[metric]) for r in rows if r["model"] == "no-kd"}
 
 
 def export_reference(profile: str, rows: list[dict], cfg: NMTConfig, wall_s: float,
