@@ -162,6 +162,28 @@ def paper_evidence(claim: Claim, tables) -> str:
     return "; ".join(f"{k}: {', '.join(v) or 'none'}" for k, v in groups.items())
 
 
+def expected_effect(claim: Claim, tables, ours_plain_t1: float) -> float | None:
+    """The effect expected on our runs if the paper is right (the rule registered in
+    ``results/preregistration.toml``): the paper's contrast in each of the claim's tables, scaled
+    by how far our plain-teacher student at T = 1 is from perfect against the paper's (error rate
+    for accuracy, 100 - top-1; BLEU itself for translation), averaged over the tables. None when the
+    paper's own average points the other way (the paper then predicts no effect to test for).
+    """
+    from .paper import top1
+
+    scaled = []
+    for tab in tables:
+        d = claim.contrast(lambda a, t, _tab=tab: top1(_tab, a, t))
+        ref = top1(tab, 0.0, 1)
+        if d is None or ref is None:
+            continue
+        ratio = ours_plain_t1 / ref if tab in TRANSLATION_TABLES else (100 - ours_plain_t1) / (100 - ref)
+        scaled.append(d * ratio)
+    if not scaled or np.mean(scaled) <= 0:
+        return None
+    return float(np.mean(scaled))
+
+
 def evaluate_claims(acc: Acc, seeds, claims=None, paper_tables=None):
     """One row per claim: paper differences, our paired mean difference, its CI and the verdict.
 
@@ -191,7 +213,10 @@ def evaluate_claims(acc: Acc, seeds, claims=None, paper_tables=None):
             row.update({"ours: mean diff": None, "95% CI": "n/a", "n seeds": 0, "verdict": "not run"})
             rows.append(row)
             continue
-        row.update(interval_row(per_seed))
+        ours_plain = [acc.get((0.0, 1.0), {}).get(s) for s in seeds]
+        expected = (expected_effect(c, tables, float(np.mean(ours_plain)))
+                    if c.key in REGISTRY and REGISTRY[c.key].kind != "book" and not _missing(*ours_plain) else None)
+        row.update(interval_row(per_seed, expected=expected))
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -44,7 +44,11 @@ def test_claims_follow_the_data_not_a_script():
     neg = evaluate_claims(_acc(-1.0, 0.05), seeds)
     assert (neg.verdict == "not supported").all()
     noisy = evaluate_claims(_acc(0.0, 1.0), seeds)
-    assert (noisy.verdict == "inconclusive").all()
+    # no true effect: never supported or contradicted; where the paper's expected effect (scaled to these
+    # accuracies) is large against the noise, the equivalence test rules it out
+    assert set(noisy.verdict) <= {"inconclusive", "smaller than the paper's effect"}
+    assert (noisy.set_index("key").loc["ls_hurts_at_T64", "verdict"] == "smaller than the paper's effect")
+    assert (noisy.expected > 0).all() and (noisy.margin == noisy.expected).all()
 
 
 def test_missing_condition_is_reported_not_run():
@@ -271,3 +275,22 @@ def test_a_contrast_adjusted_for_the_teachers_accuracy_gap():
     # the raw contrast is negative only because the smoothed teachers are worse
     assert d.mean() < 0 and row["adjusted verdict"] == "supported"
     assert adjusted_row(d[:2], c[:2])["adjusted verdict"] == "inconclusive"
+
+
+def test_expected_effect_is_the_papers_contrast_scaled_by_the_error_ratio():
+    from lskd_core.claims import expected_effect, get
+    from lskd_core.paper import top1
+
+    c = get("ls_hurts_at_T64")
+    ours = 90.0  # our plain-teacher student at T = 1: 10 % error
+    want = []
+    for tab in ("2A", "2B", "4"):  # the tables with a T = 64 row for both teachers
+        d = top1(tab, 0.0, 64) - top1(tab, 0.1, 64)
+        want.append(d * (100 - ours) / (100 - top1(tab, 0.0, 1)))
+    assert expected_effect(c.as_claim(), ("2A", "2B", "4"), ours) == pytest.approx(np.mean(want))
+    # translation scales by BLEU, not by error: half the paper's BLEU, half its effect
+    n = get("nmt_ls_helps_at_T1").as_claim()
+    assert expected_effect(n, ("5",), top1("5", 0.0, 1) / 2) == pytest.approx(
+        (top1("5", 0.1, 1) - top1("5", 0.0, 1)) / 2)
+    # where the paper's own tables point against a claim on average, nothing is expected
+    assert expected_effect(get("ls_hurts_at_T64").as_claim(), ("2A-R50",), ours) is None
