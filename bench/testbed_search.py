@@ -44,6 +44,7 @@ from lskd_core.config import TrainConfig  # noqa: E402
 from lskd_core.io import atomic_write_json  # noqa: E402
 from lskd_core.loop import hardware  # noqa: E402
 from lskd_core.train import train_students, train_teacher  # noqa: E402
+from lskd_core import testbed  # noqa: E402
 from lskd_core.verdicts import paired_interval  # noqa: E402
 
 OUT = ROOT / "results" / "testbed_search.json"
@@ -145,6 +146,10 @@ CANDIDATES = [
     cand("n5k_augT_14px_xs", "as n5k_augT_14px_m with the 4-8-16 student: the widest gap at 14x14",
          dict(arch="convnet3_l", downsample=2, n_train=5_000, augment=True, num_epochs=100, batch_size=128, lr=0.1),
          dict(arch="convnet3_xs", downsample=2, n_train=5_000, augment=False, num_epochs=60, batch_size=128,
+              lr=0.1)),
+    cand("n5k_augT_14px_rs", "as n5k_augT_14px_s with a 32-64-128 ResNet teacher: a stronger teacher for the gap",
+         dict(arch="resnet_m", downsample=2, n_train=5_000, augment=True, num_epochs=100, batch_size=128, lr=0.1),
+         dict(arch="convnet3_s", downsample=2, n_train=5_000, augment=False, num_epochs=60, batch_size=128,
               lr=0.1)),
     cand("n5k_augT_28px_s", "as n5k_augT_14px_s at 28x28",
          dict(arch="convnet3_l", n_train=5_000, augment=True, num_epochs=100, batch_size=128, lr=0.1),
@@ -257,27 +262,11 @@ def run(names: list[str], seeds: tuple[int, ...], stage: str, plateau: bool) -> 
 
 
 def meets(entry: dict) -> dict[str, bool]:
-    s, crit = entry["summary"], CRITERIA
-    gains = [s[f"gain_kd_T{t:g}"] for t in TEMPERATURES]
-    plat = entry.get("plateau", {}).get("0")
-    return {"gain": all(g["mean"] >= crit["kd_gain_min_points"] for g in gains),
-            "ci": all(g["ci95"] is not None and g["ci95"][0] > 0 for g in gains),
-            "seeds": s["n_seeds"] >= crit["min_seeds"],
-            "teacher_gap": s["teacher_gap"] >= crit["teacher_gap_min_points"],
-            "plateau": plat is not None and all(abs(v) <= crit["plateau_tolerance_points"] for v in plat["gap"].values())}
+    return testbed.meets(entry, CRITERIA)
 
 
 def pick(doc: dict) -> tuple[str | None, str]:
-    confirmed = {n: e for n, e in doc["candidates"].items() if e.get("stage") == "confirm" and "summary" in e}
-    if not confirmed:
-        return None, "no candidate confirmed yet"
-    ok = [n for n, e in confirmed.items() if all(meets(e).values())]
-    if ok:
-        best = min(ok, key=lambda n: confirmed[n]["summary"]["train_s_per_seed"])
-        return best, "meets every criterion"
-    best = max(confirmed, key=lambda n: min(confirmed[n]["summary"][f"gain_kd_T{t:g}"]["mean"] for t in TEMPERATURES))
-    missed = [k for k, v in meets(confirmed[best]).items() if not v]
-    return best, f"meets no candidate's full set; best by the smaller KD gain, short on: {', '.join(missed)}"
+    return testbed.pick(doc)
 
 
 def show() -> None:

@@ -286,3 +286,35 @@ def gc(dry_run: bool = False, min_age_s: float = 60.0) -> list[str]:
         if pid.isdigit() and not Path(f"/proc/{pid}").exists():
             drop(nb)
     return removed
+
+
+def merge(sources: list[Path], dest: Path | None = None) -> dict[str, list[str]]:
+    """Copy every finished, intact run of ``sources`` (other run caches: shards of one reference
+    profile trained on several machines) into ``dest`` (default: this cache).
+
+    A run's folder name is its key (config and code), so the union of shards is safe: a run
+    present in both is the same run, and is kept as found in ``dest``. Unfinished or damaged runs
+    are not copied. Returns the runs copied, already present and skipped (with why).
+    """
+    dest = Path(dest) if dest is not None else cache_root()
+    out: dict[str, list[str]] = {"copied": [], "present": [], "skipped": []}
+    for src in sources:
+        src = Path(src)
+        if not src.is_dir():
+            raise FileNotFoundError(f"{src} is not a run cache folder")
+        for d in sorted(p for p in src.glob("*-*") if p.is_dir() and not p.name.startswith(("sweep-", "sweeps-"))):
+            problem = Run(d).problem()
+            if problem is not None:
+                out["skipped"].append(f"{d.name} ({problem})")
+                continue
+            target = dest / d.name
+            if Run(target).problem() is None:
+                out["present"].append(d.name)
+                continue
+            tmp = dest / f".{d.name}.merge.tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.copytree(d, tmp)
+            shutil.rmtree(target, ignore_errors=True)
+            tmp.rename(target)  # whole folders appear at once: a killed merge leaves no half run
+            out["copied"].append(d.name)
+    return out

@@ -14,6 +14,7 @@
     lskd runs list
     lskd runs verify                   # checksums of every cached run
     lskd runs gc [--dry-run]           # debris of killed runs
+    lskd runs merge CACHE [CACHE ...]  # finished runs of shards trained elsewhere, into this cache
     lskd runs export --profile small   # claim records + run metrics made on a GPU, to commit
 """
 
@@ -200,6 +201,17 @@ def _cmd_runs_verify(a: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
+def _cmd_runs_merge(a: argparse.Namespace) -> int:
+    from .cache import cache_root, merge
+
+    got = merge([Path(s) for s in a.sources])
+    for name in got["skipped"]:
+        print(f"skipped {name}")
+    print(f"{len(got['copied'])} run(s) copied into {cache_root()}, {len(got['present'])} already there, "
+          f"{len(got['skipped'])} skipped (unfinished or damaged)")
+    return 0
+
+
 def _cmd_runs_gc(a: argparse.Namespace) -> int:
     from .cache import cache_root, gc
 
@@ -285,6 +297,9 @@ def parser() -> argparse.ArgumentParser:
     g = rsub.add_parser("gc", help="remove debris: temporary files, orphaned sweeps, leftovers of killed runs")
     g.add_argument("--dry-run", action="store_true", help="list what would go, remove nothing")
     g.set_defaults(func=_cmd_runs_gc)
+    mg = rsub.add_parser("merge", help="copy the finished runs of other run caches (shards trained elsewhere) into this one")
+    mg.add_argument("sources", nargs="+")
+    mg.set_defaults(func=_cmd_runs_merge)
     ex = rsub.add_parser("export", help="copy a profile's claim records and run metrics to results/ (to commit)")
     ex.add_argument("--profile", required=True)
     ex.add_argument("--dest", help="default: results/ in the repository")

@@ -694,3 +694,20 @@ def test_overlapping_sweeps_started_together_train_each_student_once(tmp_path):
         sizes.setdefault(rec["temperature"], []).append(rec["sweep_size"])
     assert sorted(sizes) == [1.0, 4.0, 8.0] and all(len(v) == 1 for v in sizes.values())
     assert sorted(v[0] for v in sizes.values()) == [1, 2, 2], sizes
+
+
+@pytest.mark.slow
+def test_merging_shards_keeps_every_intact_run_once(tmp_path, monkeypatch):
+    """Issue 24, item 7: reference runs trained on several machines come together by merging caches."""
+    a = _finished(tmp_path, monkeypatch, "shard_a")
+    monkeypatch.setenv("LSKD_CACHE", str(tmp_path / "shard_b"))
+    b = train_teacher(replace(T_CFG, num_epochs=1, seed=1), progress=False)
+    broken = tmp_path / "shard_b" / "teacher-0000000000000000"
+    broken.mkdir()
+    (broken / "metrics.json").write_text("{}")
+    monkeypatch.setenv("LSKD_CACHE", str(tmp_path / "merged"))
+    got = cache.merge([tmp_path / "shard_a", tmp_path / "shard_b"])
+    assert sorted(got["copied"]) == sorted([a.path.name, b.path.name]) and len(got["skipped"]) == 1
+    assert cache.merge([tmp_path / "shard_a"])["present"] == [a.path.name]
+    again = train_teacher(replace(T_CFG, num_epochs=1, seed=1), progress=False)  # served, not retrained
+    assert again.path == tmp_path / "merged" / b.path.name and again.metrics() == b.metrics()

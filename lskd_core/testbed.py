@@ -1,0 +1,73 @@
+"""Reading the testbed search (``results/testbed_search.json``, written by ``bench/testbed_search.py``).
+
+The search asks one question of each candidate configuration, with the plain teacher only: does a
+student distilled from it beat the same student trained alone? This module applies the criteria
+the file records (fixed before the first result) to the candidates it holds; the book's
+reproducibility page shows every candidate and the pick.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from .paths import RESULTS
+
+SEARCH = RESULTS / "testbed_search.json"
+TEMPERATURES = (1.0, 3.0)
+
+
+def load(path: Path = SEARCH) -> dict | None:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def meets(entry: dict, criteria: dict) -> dict[str, bool]:
+    """Each criterion, met or not, by one candidate's summary (and its plateau check, if made)."""
+    s = entry["summary"]
+    gains = [s[f"gain_kd_T{t:g}"] for t in TEMPERATURES]
+    plat = entry.get("plateau", {}).get("0")
+    return {"gain": all(g["mean"] >= criteria["kd_gain_min_points"] for g in gains),
+            "ci": all(g["ci95"] is not None and g["ci95"][0] > 0 for g in gains),
+            "seeds": s["n_seeds"] >= criteria["min_seeds"],
+            "teacher_gap": s["teacher_gap"] >= criteria["teacher_gap_min_points"],
+            "plateau": plat is not None and all(abs(v) <= criteria["plateau_tolerance_points"]
+                                                for v in plat["gap"].values())}
+
+
+def pick(doc: dict) -> tuple[str | None, str]:
+    """The candidate the recorded rule chooses, and why (or what it falls short on)."""
+    confirmed = {n: e for n, e in doc["candidates"].items() if e.get("stage") == "confirm" and "summary" in e}
+    if not confirmed:
+        return None, "no candidate has been confirmed yet"
+    crit = doc["criteria"]
+    ok = [n for n, e in confirmed.items() if all(meets(e, crit).values())]
+    if ok:
+        return min(ok, key=lambda n: confirmed[n]["summary"]["train_s_per_seed"]), "meets every criterion"
+    best = max(confirmed, key=lambda n: min(confirmed[n]["summary"][f"gain_kd_T{t:g}"]["mean"] for t in TEMPERATURES))
+    missed = [k for k, v in meets(confirmed[best], crit).items() if not v]
+    return best, f"no confirmed candidate meets every criterion; the best by its smaller KD gain falls short on: " \
+                 f"{', '.join(missed)}"
+
+
+def table(doc: dict) -> pd.DataFrame:
+    """One row per candidate ever tried: its accuracies, gains with intervals, cost and plateau gaps."""
+    rows = []
+    for name, e in doc["candidates"].items():
+        s = e.get("summary")
+        if not s:
+            continue
+        plat = e.get("plateau", {}).get("0", {}).get("gap")
+
+        def gain(t):
+            g = s[f"gain_kd_T{t:g}"]
+            return f"{g['mean']:+.2f}" + (f" [{g['ci95'][0]:+.2f}, {g['ci95'][1]:+.2f}]" if g["ci95"] else "")
+
+        rows.append({"candidate": name, "stage": e.get("stage"), "seeds": s["n_seeds"], "teacher (%)": s["teacher"],
+                     "CE student (%)": s["ce"], "teacher gap (points)": s["teacher_gap"],
+                     "KD - CE at T=1 (points)": gain(1.0), "KD - CE at T=3 (points)": gain(3.0),
+                     "training per seed (s)": s["train_s_per_seed"],
+                     "3x-epochs gaps (points)": ", ".join(f"{k} {v:+.2f}" for k, v in plat.items()) if plat else "",
+                     "what it tries": e.get("why", "")})
+    return pd.DataFrame(rows)
