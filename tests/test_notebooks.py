@@ -468,7 +468,10 @@ def _start_sleeping_book(tmp_path):
                    "  - file: book/executed/b_sleep\n")
     out.mkdir()
     (out / "_timings.json").write_text('{"profile": "smoke", "chapters": [], "complete": "the last build"}')
-    code = ("import os; os.environ['LSKD_TEST_BOOK'] = str(os.getpid())\n"
+    # A shell's background job inherits SIGINT ignored, and Python then keeps it so: restore Ctrl-C's
+    # default, as a book started at a terminal has it.
+    code = ("import os, signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+            "os.environ['LSKD_TEST_BOOK'] = str(os.getpid())\n"
             "from pathlib import Path\nfrom lskd_core import notebook\n"
             f"notebook.execute_book('smoke', progress=False, toc=Path({str(toc)!r}), notebooks=Path({str(nbs)!r}), "
             f"executed=Path({str(out)!r}), jobs=2)\n")
