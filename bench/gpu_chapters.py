@@ -125,7 +125,9 @@ def run_one(prepared: Path, stem: str, profile: str) -> None:
 def execute(prepared: Path, profile: str, stems: list[str], jobs: int | None, budget_s: float) -> int:
     executed = Path(os.environ.get("TMPDIR", "/tmp")) / "lskd-executed"
     executed.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "LSKD_PROGRESS": "0", "PYTHONUNBUFFERED": "1", "LSKD_EXECUTED_DIR": str(executed)}
+    # Only the profile is set: every other parameter keeps its default, so the records may be saved.
+    env = {**os.environ, "LSKD_PROGRESS": "0", "PYTHONUNBUFFERED": "1", "LSKD_EXECUTED_DIR": str(executed),
+           "LSKD_DEFAULTS": "1"}
     prepared = prepared.resolve()  # each chapter runs in notebooks/
     stems = stems or image_chapters(prepared)
     jobs = jobs or len(stems)

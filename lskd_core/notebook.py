@@ -109,8 +109,8 @@ def execute(source: Path, parameters: dict[str, Any] | None = None, output: Path
         nbformat.write(nb, src)
         try:
             pm.execute_notebook(str(src), str(out), parameters=params, kernel_name="python3",
-                                cwd=str(source.parent), progress_bar=progress, log_output=False,
-                                kernel_manager_class=_ipc_kernel_manager(Path(tmp)))
+                                cwd=str(source.parent), progress_bar=progress, log_output=False
+                                )
         except pm.PapermillExecutionError as exc:
             if exc.ename == "DoesNotApply":
                 page = does_not_apply_page(nb, exc.evalue, {**defaults, **params})
@@ -135,20 +135,6 @@ def execute(source: Path, parameters: dict[str, Any] | None = None, output: Path
             return Result(source.stem, False, time.perf_counter() - t0, kept,
                           f"could not write {output} ({exc.strerror}); the executed chapter is kept at {kept}")
     return Result(source.stem, True, time.perf_counter() - t0, output)
-
-
-def _ipc_kernel_manager(folder: Path):
-    """A kernel manager that talks to its kernel over Unix sockets in ``folder`` (the run's temporary
-    folder), not TCP: nothing listens on a port, and the kernel prints no warning about it."""
-    from jupyter_client.manager import KernelManager
-
-    class IPCKernelManager(KernelManager):
-        def __init__(self, **kw):
-            kw.setdefault("transport", "ipc")
-            kw.setdefault("ip", str(folder / "kernel"))
-            super().__init__(**kw)
-
-    return IPCKernelManager
 
 
 def runs_with_defaults(defaults: dict[str, Any], params: dict[str, Any]) -> bool:
