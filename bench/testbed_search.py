@@ -87,6 +87,11 @@ _CPU = dict(dataset="fashion_mnist", small_input=True, batch_size=256, lr=0.2, w
             schedule="onecycle", momentum=0.9, augment=False, channels_last=True)
 
 
+# The small-data candidates' common settings: batch 128 at lr 0.1, 5,000 images, optionally pooled to 14x14.
+_N5K = dict(n_train=5_000, batch_size=128, lr=0.1)
+_N5K_14 = dict(_N5K, downsample=2)
+
+
 def cand(name: str, why: str, teacher: dict, student: dict) -> dict:
     return {"name": name, "why": why, "teacher": {**_CPU, **teacher}, "student": {**_CPU, **student}}
 
@@ -124,44 +129,38 @@ CANDIDATES = [
     # regime of Hinton et al.'s MNIST experiment, where soft targets act as the regulariser.
     cand("n5k_augT_14px_m", "5,000 images; 32-64-128 teacher augmented (100 epochs); 16-32-64 student "
          "not augmented (60 epochs), so the student alone overfits",
-         dict(arch="convnet3_l", downsample=2, n_train=5_000, augment=True, num_epochs=100, batch_size=128, lr=0.1),
-         dict(arch="convnet3_m", downsample=2, n_train=5_000, augment=False, num_epochs=60, batch_size=128,
-              lr=0.1)),
+         dict(_N5K_14, arch="convnet3_l", augment=True, num_epochs=100),
+         dict(_N5K_14, arch="convnet3_m", augment=False, num_epochs=60)),
     cand("n5k_augT_28px_m", "as n5k_augT_14px_m at 28x28",
-         dict(arch="convnet3_l", n_train=5_000, augment=True, num_epochs=100, batch_size=128, lr=0.1),
-         dict(arch="convnet3_m", n_train=5_000, augment=False, num_epochs=60, batch_size=128, lr=0.1)),
+         dict(_N5K, arch="convnet3_l", augment=True, num_epochs=100),
+         dict(_N5K, arch="convnet3_m", augment=False, num_epochs=60)),
     cand("n5k_aug_14px_long", "5,000 images, both augmented (the student sees the teacher on its own view), "
          "32-64-128 teacher 100 epochs, 8-16-32 student 200 epochs (Beyer et al.'s patient teaching)",
-         dict(arch="convnet3_l", downsample=2, n_train=5_000, augment=True, num_epochs=100, batch_size=128, lr=0.1),
-         dict(arch="convnet3_s", downsample=2, n_train=5_000, augment=True, num_epochs=200, batch_size=128,
-              lr=0.1)),
+         dict(_N5K_14, arch="convnet3_l", augment=True, num_epochs=100),
+         dict(_N5K_14, arch="convnet3_s", augment=True, num_epochs=200)),
     cand("all_augT_28px", "all data at 28x28; 32-64-128 teacher augmented (15 epochs); 8-16-32 student not "
          "augmented (5 epochs): the widest gap on the whole set",
          dict(arch="convnet3_l", augment=True, num_epochs=15),
          dict(arch="convnet3_s", augment=False, num_epochs=5)),
     cand("n5k_augT_14px_s", "as n5k_augT_14px_m with the 8-16-32 student: a wider teacher-student gap",
-         dict(arch="convnet3_l", downsample=2, n_train=5_000, augment=True, num_epochs=100, batch_size=128, lr=0.1),
-         dict(arch="convnet3_s", downsample=2, n_train=5_000, augment=False, num_epochs=60, batch_size=128,
-              lr=0.1)),
+         dict(_N5K_14, arch="convnet3_l", augment=True, num_epochs=100),
+         dict(_N5K_14, arch="convnet3_s", augment=False, num_epochs=60)),
     cand("n5k_augT_14px_xs", "as n5k_augT_14px_m with the 4-8-16 student: the widest gap at 14x14",
-         dict(arch="convnet3_l", downsample=2, n_train=5_000, augment=True, num_epochs=100, batch_size=128, lr=0.1),
-         dict(arch="convnet3_xs", downsample=2, n_train=5_000, augment=False, num_epochs=60, batch_size=128,
-              lr=0.1)),
+         dict(_N5K_14, arch="convnet3_l", augment=True, num_epochs=100),
+         dict(_N5K_14, arch="convnet3_xs", augment=False, num_epochs=60)),
     cand("n5k_augT_14px_rs", "as n5k_augT_14px_s with a 32-64-128 ResNet teacher: a stronger teacher for the gap",
-         dict(arch="resnet_m", downsample=2, n_train=5_000, augment=True, num_epochs=100, batch_size=128, lr=0.1),
-         dict(arch="convnet3_s", downsample=2, n_train=5_000, augment=False, num_epochs=60, batch_size=128,
-              lr=0.1)),
+         dict(_N5K_14, arch="resnet_m", augment=True, num_epochs=100),
+         dict(_N5K_14, arch="convnet3_s", augment=False, num_epochs=60)),
     cand("n5k_augT_28px_s", "as n5k_augT_14px_s at 28x28",
-         dict(arch="convnet3_l", n_train=5_000, augment=True, num_epochs=100, batch_size=128, lr=0.1),
-         dict(arch="convnet3_s", n_train=5_000, augment=False, num_epochs=60, batch_size=128, lr=0.1)),
+         dict(_N5K, arch="convnet3_l", augment=True, num_epochs=100),
+         dict(_N5K, arch="convnet3_s", augment=False, num_epochs=60)),
     cand("n10k_augT_28px_m", "10,000 images at 28x28; 32-64-128 teacher augmented (60 epochs); 16-32-64 student "
          "not augmented (40 epochs)",
          dict(arch="convnet3_l", n_train=10_000, augment=True, num_epochs=60, batch_size=128, lr=0.1),
          dict(arch="convnet3_m", n_train=10_000, augment=False, num_epochs=40, batch_size=128, lr=0.1)),
     cand("n5k_augT_14px_m_t200", "as n5k_augT_14px_m with the teacher trained 200 epochs: a stronger teacher",
-         dict(arch="convnet3_l", downsample=2, n_train=5_000, augment=True, num_epochs=200, batch_size=128, lr=0.1),
-         dict(arch="convnet3_m", downsample=2, n_train=5_000, augment=False, num_epochs=60, batch_size=128,
-              lr=0.1)),
+         dict(_N5K_14, arch="convnet3_l", augment=True, num_epochs=200),
+         dict(_N5K_14, arch="convnet3_m", augment=False, num_epochs=60)),
     cand("n3k_augT_14px_m", "3,000 images; 32-64-128 teacher augmented (150 epochs); 16-32-64 student not "
          "augmented (80 epochs)",
          dict(arch="convnet3_l", downsample=2, n_train=3_000, augment=True, num_epochs=150, batch_size=128, lr=0.1),

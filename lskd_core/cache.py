@@ -39,7 +39,7 @@ def cache_root() -> Path:
     # started it agree on one cache for a relative LSKD_CACHE.
     from .settings import cache_dir
 
-    return cache_dir(DEFAULT_CACHE).expanduser().absolute()
+    return cache_dir(DEFAULT_CACHE)  # the variable comes back absolute, and the default already is
 
 
 def code_version(family: str = "image") -> str:
