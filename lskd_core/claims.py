@@ -184,7 +184,7 @@ def expected_effect(claim: Claim, tables, ours_plain_t1: float) -> float | None:
     return float(np.mean(scaled))
 
 
-def evaluate_claims(acc: Acc, seeds, claims=None, paper_tables=None):
+def evaluate_claims(acc: Acc, seeds, claims=None, paper_tables=None, profile: str | None = None):
     """One row per claim: paper differences, our paired mean difference, its CI and the verdict.
 
     ``claims`` defaults to the student grid's claims. The paper's side comes from each claim's
@@ -214,9 +214,11 @@ def evaluate_claims(acc: Acc, seeds, claims=None, paper_tables=None):
             rows.append(row)
             continue
         ours_plain = [acc.get((0.0, 1.0), {}).get(s) for s in seeds]
-        expected = (expected_effect(c, tables, float(np.mean(ours_plain)))
-                    if c.key in REGISTRY and REGISTRY[c.key].kind != "book" and not _missing(*ours_plain) else None)
-        row.update(interval_row(per_seed, expected=expected))
+        if c.key in REGISTRY and paper_tables is None:
+            e = expectation(c.key, None if _missing(*ours_plain) else float(np.mean(ours_plain)), profile)
+        else:  # an ad-hoc claim or other tables: the registered expectation does not describe it
+            e = {"expected": None, "margin": None}
+        row.update(interval_row(per_seed, expected=e["expected"], margin=e["margin"]))
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -291,6 +293,10 @@ class ClaimSpec:
     per_seed: Callable[..., np.ndarray] | None = None
     paper: Callable[[], object] | None = None
     kind: str = "paper"
+    # The effect expected on our runs if the paper is right, from our plain-teacher student's top-1 at
+    # T = 1 (None: the paper gives no number to scale), and the rule in words (``expectation``).
+    expect: Callable[[float], float | None] | None = None
+    rule: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -301,19 +307,84 @@ class ClaimSpec:
             raise ValueError(f"claim {self.key!r} is not read off an accuracy grid")
         return Claim(self.key, text or self.statement, self.contrast)
 
-    def evaluate(self, text: str | None = None, **inputs) -> dict:
-        """The verdict row of a per-seed claim from the chapter's named inputs."""
+    def evaluate(self, text: str | None = None, *, profile: str | None = None, plain_t1: float | None = None,
+                 **inputs) -> dict:
+        """The verdict row of a per-seed claim from the chapter's named inputs.
+
+        ``profile`` and ``plain_t1`` (our plain teacher's student at T = 1, top-1 %) give the
+        expected effect (``expectation``): a registered profile reads it from the pre-registration.
+        """
         if self.per_seed is None:
             raise ValueError(f"claim {self.key!r} is evaluated with claims.evaluate_claims")
         diffs = np.asarray(self.per_seed(**{k: np.asarray(v, dtype=float) for k, v in inputs.items()}), dtype=float)
         row = {"key": self.key, "claim": text or self.statement}
         if self.paper is not None:
             row["paper"] = self.paper()
-        return {**row, **V.interval_row(diffs)}
+        e = expectation(self.key, plain_t1, profile)
+        return {**row, **V.interval_row(diffs, expected=e["expected"], margin=e["margin"])}
 
 
 _GRID = IMAGE_TABLES
 _NMT = TRANSLATION_TABLES
+_GATE_RULE = ("the KD gain the testbed search measured for this profile's testbed (plain teacher only, 5 seeds; "
+              "results/testbed_search.json)")
+_NO_NUMBER = "none: the paper gives no number in these units for this claim, so its verdict is three-way"
+
+
+def _scaled(values, table: str, ours_plain_t1: float | None) -> float | None:
+    """The mean of the paper's ``values`` (accuracy points) scaled to our testbed by the error-rate
+    ratio at T = 1 with the plain teacher; None when unscalable or pointing against the claim."""
+    from .paper import top1
+
+    ref = top1(table, 0.0, 1)
+    if ours_plain_t1 is None or ref is None or not values:
+        return None
+    m = float(np.mean(values)) * (100 - ours_plain_t1) / (100 - ref)
+    return m if m > 0 else None
+
+
+_GRID_RULE = ("the paper's contrast in each of the claim's tables, scaled by the ratio of error rates at T = 1 "
+              "with the plain teacher (BLEU for translation), averaged; none where the average points the other way")
+
+
+def registration_rows(ours_plain_t1: float, profile: str) -> list[dict]:
+    """Every claim's expectation by its rule, for ``lskd preregister`` (``lskd_core.prereg``)."""
+    return [{"key": k, "kind": spec.kind, "chapter": spec.chapter,
+             **expectation(k, ours_plain_t1, profile, registered=False)} for k, spec in REGISTRY.items()]
+
+
+def expectation(key: str, ours_plain_t1: float | None, profile: str | None = None,
+                registered: bool = True) -> dict:
+    """The effect expected on our runs if the paper is right, its margin and its rule.
+
+    A profile registered in ``results/preregistration.toml`` takes the registered numbers (fixed
+    before its runs). Otherwise the claim's rule derives them from the paper's numbers and our
+    plain teacher's student at T = 1 (``ours_plain_t1``, top-1 % or BLEU). The margin of the
+    four-way verdict is the expected effect itself.
+    """
+    if registered:
+        from .prereg import registered as _registered
+
+        reg = _registered(profile, key)
+        if reg is not None:
+            return reg
+    spec = get(key)
+    if key in GATE.values():
+        from .testbed import expected_gain
+
+        t = next(t for t, k in GATE.items() if k == key)
+        value = expected_gain(profile, t)
+        rule = spec.rule
+    elif spec.kind == "book":
+        value, rule = None, "none: this book's own question, not a claim of the paper"
+    elif spec.contrast is not None and spec.tables:
+        value = None if ours_plain_t1 is None else expected_effect(spec.as_claim(), spec.tables, ours_plain_t1)
+        rule = _GRID_RULE
+    elif spec.expect is not None:
+        value, rule = spec.expect(ours_plain_t1), spec.rule
+    else:
+        value, rule = None, _NO_NUMBER
+    return {"expected": value, "margin": value, "rule": rule}
 
 
 def _j1_drop_more() -> float:
@@ -332,9 +403,9 @@ _SPECS = (
     ClaimSpec("kd_beats_ce_T1", "A student distilled from the plain teacher at T=1 beats the same student "
               "trained with cross-entropy alone (same seed, initial weights, batches and epochs)",
               "the premise of every table (the paper reports no CE-alone student)", "03_student_grid",
-              per_seed=lambda kd, ce: kd - ce, kind="book"),
+              per_seed=lambda kd, ce: kd - ce, kind="book", rule=_GATE_RULE),
     ClaimSpec("kd_beats_ce_T3", "... and at T=3", "the premise of every table", "03_student_grid",
-              per_seed=lambda kd, ce: kd - ce, kind="book"),
+              per_seed=lambda kd, ce: kd - ce, kind="book", rule=_GATE_RULE),
     ClaimSpec("ls_tightens_clusters", "Label smoothing makes the teacher's penultimate class clusters much tighter "
               "relative to the distances between classes (information erasure)",
               "Sec. 3, Observation 1 and Figure 1 (after Mueller et al. 2019)", "02_teachers",
@@ -387,28 +458,39 @@ _SPECS = (
               "above most of the other classes (share of classes so dominated, minus one half)",
               "Appendix E, Figure 2 and its counts", "06_teacher_targets",
               per_seed=lambda share: share - 0.5,
-              paper=lambda: round(min(v[1] / (v[2] - 1) for v in SECOND_LARGEST_100X.values()) - 0.5, 3)),
+              paper=lambda: round(min(v[1] / (v[2] - 1) for v in SECOND_LARGEST_100X.values()) - 0.5, 3),
+              expect=lambda ours: round(min(v[1] / (v[2] - 1) for v in SECOND_LARGEST_100X.values()) - 0.5, 3),
+              rule="Appendix E's smallest share of dominated classes, minus one half (a share: not rescaled)"),
     ClaimSpec("equal_entropy_low_T", "At equal target entropy and low T, the smoothed teacher's student is better",
               "Appendix H, cases 1-2", "06_teacher_targets", per_seed=lambda ls, plain: ls - plain,
-              paper=lambda: _equal_entropy(True)),
+              paper=lambda: _equal_entropy(True), expect=lambda ours: _scaled(_equal_entropy(True), "2B", ours),
+              rule="Appendix H's low-T cases (CUB), averaged, scaled by error rates against Table 2B"),
     ClaimSpec("equal_entropy_high_T", "At equal target entropy and higher T, the plain teacher's student is better",
               "Appendix H, cases 3-4", "06_teacher_targets", per_seed=lambda ls, plain: plain - ls,
-              paper=lambda: _equal_entropy(False)),
+              paper=lambda: _equal_entropy(False), expect=lambda ours: _scaled(_equal_entropy(False), "2B", ours),
+              rule="Appendix H's higher-T cases (CUB), averaged, scaled by error rates against Table 2B"),
     ClaimSpec("classwise_drop", "Classes with close neighbours lose accuracy as T rises (smoothed teacher)",
               "Appendix I: retrievers -6.8, snakes -6.0 points (val)", "07_classwise_and_alpha",
               per_seed=lambda acc_low_t, acc_high_t: acc_low_t - acc_high_t,
-              paper=lambda: [round(lo - hi, 3) for lo, hi in APPENDIX_I_DROPS.values()]),
+              paper=lambda: [round(lo - hi, 3) for lo, hi in APPENDIX_I_DROPS.values()],
+              expect=lambda ours: _scaled([lo - hi for lo, hi in APPENDIX_I_DROPS.values()], "2A", ours),
+              rule="Appendix I's two drops (ImageNet, ResNet-18 student), averaged, scaled by error rates "
+                   "against Table 2A"),
     ClaimSpec("classwise_neighbours_drop_more", "Classes with close semantic neighbours lose more accuracy from low "
               "to high T than classes without, and more so with a smoothed teacher (a difference of differences)",
               "Appendix I (retrievers and snakes; stated for the smoothed teacher only)", "07_classwise_and_alpha",
               per_seed=lambda ls, plain: ls - plain, kind="sharper"),
     ClaimSpec("larger_alpha_drops_more", "A more smoothed teacher makes the high-T drop larger",
               "Table J.1: 6.46 points more from T=1 to T=64", "07_classwise_and_alpha",
-              per_seed=lambda drop_larger, drop_alpha: drop_larger - drop_alpha, paper=_j1_drop_more),
+              per_seed=lambda drop_larger, drop_alpha: drop_larger - drop_alpha, paper=_j1_drop_more,
+              expect=lambda ours: _scaled([_j1_drop_more()], "2A", ours),
+              rule="Table J.1's difference of drops (ImageNet, ResNet-18), scaled by error rates against Table 2A"),
     ClaimSpec("larger_alpha_worse_at_high_T", "At T=64 the more smoothed teacher gives a worse student",
               "Table J.1: 70.435 vs 63.738", "07_classwise_and_alpha",
               per_seed=lambda acc_alpha, acc_larger: acc_alpha - acc_larger,
-              paper=lambda: round(LARGER_ALPHA_J1[64][1] - LARGER_ALPHA_J1[64][2], 3)),
+              paper=lambda: round(LARGER_ALPHA_J1[64][1] - LARGER_ALPHA_J1[64][2], 3),
+              expect=lambda ours: _scaled([LARGER_ALPHA_J1[64][1] - LARGER_ALPHA_J1[64][2]], "2A", ours),
+              rule="Table J.1's difference at T=64 (ImageNet, ResNet-18), scaled by error rates against Table 2A"),
     ClaimSpec("fd_ls_helps_at_T1", "With feature distillation added to KD, a smoothed teacher still helps at T=1",
               "Table B.5: 83.794 vs 82.568 (CUB, ResNet-50 -> ResNet-50)", "12_feature_kd", ("B.5",),
               diff((0.1, 1), (0.0, 1))),
@@ -466,7 +548,8 @@ GATE = {1.0: "kd_beats_ce_T1", 3.0: "kd_beats_ce_T3"}
 NMT_GATE = {1.0: "kd_beats_no_kd_T1", 3.0: "kd_beats_no_kd_T3"}
 
 
-def gate_rows(kd: dict[float, dict[int, float]], ce: dict[int, float], seeds, keys=None) -> list[dict]:
+def gate_rows(kd: dict[float, dict[int, float]], ce: dict[int, float], seeds, keys=None,
+              profile: str | None = None) -> list[dict]:
     """Verdict rows of the gate: per seed, the plain teacher's KD student minus the CE-alone student.
 
     ``kd`` maps a temperature to ``{seed: top-1}`` of the plain teacher's students; ``ce`` is
@@ -476,7 +559,7 @@ def gate_rows(kd: dict[float, dict[int, float]], ce: dict[int, float], seeds, ke
     rows = []
     for t, key in (keys or GATE).items():
         if t in kd and all(s in kd[t] and s in ce for s in seeds):
-            rows.append(get(key).evaluate(kd=[kd[t][s] for s in seeds], ce=[ce[s] for s in seeds]))
+            rows.append(get(key).evaluate(kd=[kd[t][s] for s in seeds], ce=[ce[s] for s in seeds], profile=profile))
     return rows
 
 

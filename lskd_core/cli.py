@@ -159,6 +159,19 @@ def _cmd_runs_export(a: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_preregister(a: argparse.Namespace) -> int:
+    from . import claims, prereg, testbed
+
+    try:
+        _, cand = prereg.candidate(a.profile)
+        path = prereg.write(a.profile, claims.registration_rows(testbed.plain_kd_t1(cand), a.profile))
+    except (FileExistsError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {path}: commit it before the reference runs start")
+    return 0
+
+
 def _cmd_runs_list(a: argparse.Namespace) -> int:
     from .cache import cache_root, list_runs
 
@@ -304,6 +317,10 @@ def parser() -> argparse.ArgumentParser:
     ex.add_argument("--profile", required=True)
     ex.add_argument("--dest", help="default: results/ in the repository")
     ex.set_defaults(func=_cmd_runs_export)
+    pr = sub.add_parser("preregister", help="write results/preregistration.toml: a profile's testbed, seeds, code "
+                                            "commit and expected effects, before its reference runs")
+    pr.add_argument("--profile", default="base")
+    pr.set_defaults(func=_cmd_preregister)
     return p
 
 

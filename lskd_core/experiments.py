@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import platform
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -92,6 +93,12 @@ def followed_classes(profile: Profile, n_near: int = 1) -> list[str]:
 def teachers(profile: Profile | str, alphas, seed: int = 0, **overrides) -> dict[float, Run]:
     prof = get_profile(profile) if isinstance(profile, str) else profile
     return {float(a): train_teacher(teacher_config(prof, a, seed, **overrides)) for a in alphas}
+
+
+def plain_t1(profile: Profile | str, seeds, temperature: float = 1.0) -> float:
+    """Mean top-1 of the plain teacher's students at ``temperature`` over ``seeds``: what scales the
+    paper's numbers to this testbed (``claims.expectation``)."""
+    return float(np.mean([r.metrics()["final_top1"] for r in students(profile, 0.0, [temperature], seeds).values()]))
 
 
 def students(profile: Profile | str, alpha: float, temperatures, seeds, teacher_overrides: dict | None = None,

@@ -69,8 +69,10 @@ def save_verdicts(chapter: str, profile: str, table: pd.DataFrame, runs: Iterabl
     rows = table[[c for c in cols if c in table.columns]].to_dict(orient="records")
     path = _dir(profile, root) / f"{chapter}.json"
     try:
+        from .prereg import stamp
+
         atomic_write_json(path, {"chapter": chapter, "profile": profile, "rows": rows, "runs": sorted(runs),
-                                 "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+                                 "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **stamp(profile)})
     except OSError as exc:  # a shared, read-only cache: the chapter still runs and shows its verdicts
         print(f"(verdicts not saved to the ledger: {path.parent} is not writable: {exc.strerror})")
         return None

@@ -82,8 +82,10 @@ def save(chapter: str, profile: str, tables: dict[str, pd.DataFrame], runs: Iter
     if not is_default(chapter, params, profile_seeds):
         print(f"(records not saved: {not_default_reason()})")
         return None
+    from .prereg import stamp
+
     path = (root or cache_root()) / "records" / profile / f"{chapter}.json"
-    body = {"chapter": chapter, "profile": profile, "params": {k: v for k, v in params.items()},
+    body = {**stamp(profile), "chapter": chapter, "profile": profile, "params": {k: v for k, v in params.items()},
             "tables": {name: _jsonable(df) for name, df in tables.items()}, "runs": sorted(set(runs)),
             "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     try:

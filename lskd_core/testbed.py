@@ -51,6 +51,39 @@ def pick(doc: dict) -> tuple[str | None, str]:
                  f"{', '.join(missed)}"
 
 
+def pick_tiny(doc: dict) -> tuple[str | None, str]:
+    """The default book's testbed by the recorded ``tiny`` rule: the cheapest 5-seed candidate whose
+    KD gain's 95 % interval lies above zero at both temperatures (None, why: no candidate qualifies)."""
+    if "tiny" not in doc["criteria"]:
+        return None, "the search records no rule for tiny"
+    pool = {n: e for n, e in doc["candidates"].items()
+            if "summary" in e and (n.startswith("tiny_") or e.get("stage") == "confirm")}
+    ok = [n for n, e in pool.items() if meets(e, doc["criteria"])["ci"]
+          and e["summary"]["n_seeds"] >= doc["criteria"]["min_seeds"]]
+    if not ok:
+        return None, "no candidate with 5 seeds has both KD gains' intervals above zero"
+    return min(ok, key=lambda n: pool[n]["summary"]["train_s_per_seed"]), \
+        "the least training per seed among the candidates whose gate passes"
+
+
+def plain_kd_t1(entry: dict) -> float:
+    """A candidate's mean top-1 of the plain teacher's students at T = 1 over its seeds."""
+    return float(sum(r["kd_T1"] for r in entry["seeds"].values()) / len(entry["seeds"]))
+
+
+def expected_gain(profile: str | None, temperature: float) -> float | None:
+    """The KD gain over CE the search measured for ``profile``'s testbed at ``temperature`` (None:
+    the profile names no searched candidate, or the search did not run that temperature)."""
+    from .profiles import PROFILES
+
+    prof = PROFILES.get(profile) if profile else None
+    doc = load()
+    if prof is None or prof.testbed is None or doc is None or prof.testbed not in doc["candidates"]:
+        return None
+    g = doc["candidates"][prof.testbed].get("summary", {}).get(f"gain_kd_T{temperature:g}")
+    return None if g is None else float(g["mean"])
+
+
 def table(doc: dict) -> pd.DataFrame:
     """One row per candidate ever tried: its accuracies, gains with intervals, cost and plateau gaps."""
     rows = []
