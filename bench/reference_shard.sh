@@ -17,11 +17,14 @@ profile=$1 cache=$2; shift 2
 for s in "$@"; do [[ $s =~ ^[0-9]+$ ]] || { echo "error: seed $s is not a non-negative integer" >&2; exit 2; }; done
 seeds="[$(IFS=,; echo "$*")]"
 here=$(cd "$(dirname "$0")/.." && pwd)
+# The package and chapters of this folder, not whichever copy the virtual environment names: a
+# shard may run from a snapshot of the repository while the working tree changes.
+export PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 export LSKD_CACHE=$cache LSKD_CPUS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 for ch in 02_teachers 03_student_grid 07_classwise_and_alpha 06_teacher_targets 12_feature_kd 13_deviations; do
   echo "[shard $cache] $(date +%H:%M:%S) $ch, seeds $seeds"
-  "$here/.venv/bin/lskd" run "$here/notebooks/$ch.md" -p profile "$profile" -p seeds "$seeds" -o "$out/$ch.ipynb" -q
+  "${LSKD_VENV:-$here/.venv}/bin/lskd" run "$here/notebooks/$ch.md" -p profile "$profile" -p seeds "$seeds" -o "$out/$ch.ipynb" -q
 done
 echo "[shard $cache] $(date +%H:%M:%S) done"
