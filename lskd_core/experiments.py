@@ -16,6 +16,39 @@ from .loop import predict
 from .train import load_model, train_students, train_teacher
 
 
+def begin(ns: dict) -> Profile:
+    """A chapter's one opening, called with its ``globals()`` right after the parameters cell.
+
+    It reads the parameters as values (plain papermill passes ``"[1, 2]"`` as a string), checks
+    each once by its rule (``params.RULES``, and the rules that relate two parameters), resolves
+    the profile (scaled, pointed at its data), checks that the profile has what the chapter's
+    front matter says it needs (``lskd: needs:``, passed by the executor), and sets up the book's
+    determinism and style. In ``ns`` it sets ``profile`` to the profile's name (``"<name>@<scale>"``
+    when scaled, so its records stay apart), ``seeds`` and ``temperatures`` given as None to the
+    profile's own, and ``prof``. Returns the profile.
+    """
+    import json
+    import os
+
+    from .params import RULES, accept, validate
+    from .records import CHAPTER_DEFAULTS_ENV, CHAPTER_NEEDS_ENV
+
+    accept(ns)
+    declared = json.loads(os.environ.get(CHAPTER_DEFAULTS_ENV) or "{}") or {k: None for k in RULES if k in ns}
+    validate({k: ns[k] for k in declared if k in ns})
+    prof = profile(ns.get("profile", "tiny"), ns.get("scale"), ns.get("data_root"))
+    for need in json.loads(os.environ.get(CHAPTER_NEEDS_ENV) or "[]"):
+        prof.require(need)
+    ns["profile"] = prof.name
+    for name, own in (("seeds", prof.seeds), ("temperatures", prof.temperatures)):
+        if name in ns and ns[name] is None:
+            # 1, not 1.0: the chapters label temperatures as the defaults wrote them
+            ns[name] = [int(t) if float(t).is_integer() else float(t) for t in own]
+    ns["prof"] = prof
+    setup()
+    return prof
+
+
 def setup(num_threads: int | None = None) -> None:
     """Deterministic CPU kernels, a fixed thread count and the book's one figure style, for every chapter."""
     torch.use_deterministic_algorithms(True, warn_only=True)

@@ -46,19 +46,18 @@ def _dir(profile: str, root: Path | None = None) -> Path:
 
 
 def save_verdicts(chapter: str, profile: str, table: pd.DataFrame, runs: Iterable[str] = (),
-                  root: Path | None = None, params: dict | None = None, profile_seeds=None) -> Path | None:
+                  root: Path | None = None) -> Path | None:
     """Store a chapter's verdict rows (they need a ``key`` column) as a claim record.
 
-    With ``params`` (the chapter's parameters), nothing is saved unless they are
-    the chapter's declared defaults: a claim's verdict is recorded only under
-    the claim's own conditions, so no exploratory run overwrites the ledger.
+    Only a run the executor found to have every parameter at its declared default is saved
+    (``records.is_default``): a claim's verdict is recorded only under the claim's own
+    conditions, so no exploratory run overwrites the ledger.
     """
-    if params is not None:
-        from .records import is_default, not_default_reason
+    from .records import is_default, not_default_reason
 
-        if not is_default(chapter, params, profile_seeds):
-            print(f"(verdicts not saved to the ledger: {not_default_reason()})")
-            return None
+    if not is_default():
+        print(f"(verdicts not saved to the ledger: {not_default_reason()})")
+        return None
     if "key" not in table.columns:
         raise ValueError("a verdict table needs a 'key' column naming each claim")
     unknown = sorted(set(table.key) - set(PAPER_CLAIMS))

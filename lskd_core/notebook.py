@@ -103,7 +103,7 @@ def execute(source: Path, parameters: dict[str, Any] | None = None, output: Path
     with tempfile.TemporaryDirectory(prefix=f"lskd-nb-{os.getpid()}-") as tmp, \
             _env(LSKD_PROGRESS="0", LSKD_CACHE=str(cache_root()), LSKD_EXECUTED_DIR=str(output.parent.resolve()),
                  LSKD_CHAPTER=source.stem, LSKD_DEFAULTS="1" if runs_with_defaults(defaults, params) else "0",
-                 LSKD_CHAPTER_DEFAULTS=json.dumps(defaults)):
+                 LSKD_CHAPTER_DEFAULTS=json.dumps(defaults), LSKD_CHAPTER_NEEDS=json.dumps(sorted(chapter_needs(nb)))):
         src = Path(tmp) / f"{source.stem}.ipynb"
         out = Path(tmp) / f"{source.stem}.out.ipynb"
         nbformat.write(nb, src)
@@ -170,10 +170,15 @@ def _running_cell(out: Path) -> str:
     return f"code cell #{started[-1]}" if started else "an unknown cell"
 
 
+NEEDS = ("image", "translation")
+
+
 def chapter_needs(nb) -> set[str]:
-    """What a chapter needs of its profile, as it declares with ``prof.require(...)``: "image", "translation"."""
-    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
-    return {need for need in ("image", "translation") if f'prof.require("{need}")' in code}
+    """What a chapter needs of its profile, as its front matter declares (``lskd: needs: [image]``)."""
+    needs = nb.metadata.get("lskd", {}).get("needs", [])
+    if not isinstance(needs, list) or not set(needs) <= set(NEEDS):
+        raise ValueError(f"front matter lskd.needs must be a list drawn from {', '.join(NEEDS)}, got {needs!r}")
+    return set(needs)
 
 
 def _check_data(needs: set[str], params: dict[str, Any]) -> None:

@@ -157,10 +157,12 @@ def _temperature(name: str) -> Callable[[Any], None]:
     return check
 
 
-def _temperatures(name: str) -> Callable[[Any], None]:
+def _temperatures(name: str, optional: bool = False) -> Callable[[Any], None]:
     def check(v: Any) -> None:
         from .config import check_temperatures
 
+        if v is None and optional:  # the profile's own list
+            return
         if not isinstance(v, (list, tuple)):
             raise ParameterError(f"{name}={v!r} must be a non-empty list, e.g. [1, 2, 3, 64]")
         try:
@@ -211,7 +213,7 @@ RULES: dict[str, Callable[[Any], None]] = {
     "control_alpha": lambda v: _alpha(v, "control_alpha"),
     "alphas": _alphas("alphas"),
     "temperature": _temperature("temperature"),
-    "temperatures": _temperatures("temperatures"),
+    "temperatures": _temperatures("temperatures", optional=True),
     "match_temperatures": _temperatures("match_temperatures"),
     "example_class": _class_name,
     "seed": _seed,
@@ -294,7 +296,16 @@ def validate(params: dict[str, Any], allowed: set[str] | None = None) -> dict[st
             RULES[name](value)
     _known_classes(params)
     _within_profile(params)
+    _related(params)
     return params
+
+
+def _related(params: dict[str, Any]) -> None:
+    """Rules that relate two parameters of one chapter."""
+    if "t1" in params and "t2" in params and not params["t1"] < params["t2"]:
+        raise ParameterError(f"t1 must be below t2; got t1={params['t1']}, t2={params['t2']}")
+    if "larger_alpha" in params and "alpha" in params and not params["larger_alpha"] > params["alpha"]:
+        raise ParameterError(f"larger_alpha ({params['larger_alpha']}) must exceed alpha ({params['alpha']})")
 
 
 def _within_profile(params: dict[str, Any]) -> None:

@@ -31,6 +31,8 @@ from .paths import RESULTS
 # record step has to re-read the chapter: its name, whether every parameter has its declared
 # default, and those defaults.
 CHAPTER_ENV, DEFAULTS_ENV, CHAPTER_DEFAULTS_ENV = "LSKD_CHAPTER", "LSKD_DEFAULTS", "LSKD_CHAPTER_DEFAULTS"
+# What the chapter needs of its profile ("image", "translation"), from its front matter (``lskd: needs:``).
+CHAPTER_NEEDS_ENV = "LSKD_CHAPTER_NEEDS"
 
 
 def is_default(chapter: str | None = None, params: dict[str, Any] | None = None,

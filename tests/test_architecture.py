@@ -98,3 +98,37 @@ def test_no_module_reexports_the_training_names():
     """Names are imported from where they are defined: train.py re-exports nothing."""
     text = (PKG / "train.py").read_text()
     assert "noqa: F401" not in text
+
+
+def test_every_chapter_opens_once_with_begin_and_nothing_else_checks_its_parameters():
+    from lskd_core.paths import NOTEBOOKS
+
+    for nb in sorted(NOTEBOOKS.glob("*.md")):
+        src = nb.read_text()
+        assert src.count("ex.begin(globals())") == 1, nb.name
+        for banned in ("accept(", "validate(", "prof.require(", "ex.setup(", "ex.profile(", "list(prof.seeds)"):
+            assert banned not in src, (nb.name, banned)
+
+
+def test_begin_resolves_the_profile_seeds_and_temperatures_and_refuses_what_the_chapter_cannot_use(monkeypatch):
+    import json
+
+    import pytest
+
+    from lskd_core import experiments as ex
+    from lskd_core.params import ParameterError
+    from lskd_core.profiles import DoesNotApply, get_profile
+
+    declared = {"profile": "tiny", "alpha": 0.1, "seeds": None, "temperatures": None, "scale": None, "data_root": None}
+    monkeypatch.setenv("LSKD_CHAPTER_DEFAULTS", json.dumps(declared))
+    monkeypatch.setenv("LSKD_CHAPTER_NEEDS", json.dumps(["image"]))
+    ns = {**declared, "profile": "smoke", "alpha": "0.2"}  # plain papermill passes strings
+    prof = ex.begin(ns)
+    smoke = get_profile("smoke")
+    assert ns["prof"] is prof and ns["profile"] == "smoke" and ns["alpha"] == 0.2
+    assert ns["seeds"] == list(smoke.seeds) and ns["temperatures"] == [int(t) for t in smoke.temperatures]
+    with pytest.raises(ParameterError, match="alpha"):
+        ex.begin({**declared, "alpha": 1.5})
+    monkeypatch.setenv("LSKD_CHAPTER_NEEDS", json.dumps(["translation"]))
+    with pytest.raises(DoesNotApply, match="translation"):
+        ex.begin({**declared, "profile": "cifar100"})

@@ -6,6 +6,12 @@ import pytest
 from lskd_core.ledger import PAPER_CLAIMS, export_reference, ledger, load_records, save_verdicts
 
 
+@pytest.fixture(autouse=True)
+def _as_a_default_run(monkeypatch):
+    """These tests write records as a chapter run with its defaults does (the executor sets this)."""
+    monkeypatch.setenv("LSKD_DEFAULTS", "1")
+
+
 def _table(verdict, mean):
     return pd.DataFrame([{"key": "ls_hurts_at_T3", "claim": "text", "ours: mean diff": mean, "95% CI": "[0.1, 0.2]",
                           "n seeds": 3, "verdict": verdict}])

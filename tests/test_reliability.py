@@ -249,6 +249,7 @@ def test_read_only_cache_still_runs_the_chapter_code(tmp_path, monkeypatch, caps
 
     monkeypatch.setattr(ledger, "atomic_write_json", refuse)
     monkeypatch.setattr(records, "atomic_write_json", refuse)
+    monkeypatch.setenv("LSKD_DEFAULTS", "1")  # a default run, so that only the read-only folder stops it
     assert ledger.save_verdicts("03_student_grid", "tiny", pd.DataFrame({"key": ["ls_helps_at_T1"]}),
                                 root=tmp_path) is None
     assert records.save("02_teachers", "tiny", {"t": pd.DataFrame({"a": [1]})}, [], {}, root=tmp_path) is None
