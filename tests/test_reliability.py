@@ -677,6 +677,8 @@ def test_each_listed_input_is_one_error_line_without_a_traceback(tmp_path, case)
     assert len(errors) == 1, r.stderr[-2000:]
     if case == "dead kernel":
         assert "dies.md" in errors[0] and "code cell #" in errors[0] and "kernel" in errors[0].lower()
+        # Silencing the kernel's log did not hide its death, and its start-up warning is gone (issue 27).
+        assert "without encryption" not in r.stderr + r.stdout
 
 
 @pytest.mark.slow
