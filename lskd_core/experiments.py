@@ -128,6 +128,28 @@ def teachers(profile: Profile | str, alphas, seed: int = 0, **overrides) -> dict
     return {float(a): train_teacher(teacher_config(prof, a, seed, **overrides)) for a in alphas}
 
 
+def teacher_floor(profile: Profile | str, alphas, seeds) -> bool:
+    """Did every teacher (each alpha and seed) learn? The floor is twice chance (``claims.image_floor``).
+
+    Glues the sentence that says so as ``image_floor``; a chapter draws verdicts only when this is
+    True, and otherwise shows its verdict rows as "not run" (``floored``) and saves none.
+    """
+    from .claims import floor_check, image_floor
+
+    prof = get_profile(profile) if isinstance(profile, str) else profile
+    acc = {f"alpha={a}, seed {s}": r.metrics()["final_top1"] for s in seeds for a, r in teachers(prof, alphas, s).items()}
+    above, words = floor_check(acc, image_floor(len(prof.classes())), "%", prof.name)
+    say(image_floor=words)
+    return above
+
+
+def floored(table: pd.DataFrame, above: bool) -> pd.DataFrame:
+    """A verdict table as a page may show it: unchanged above the floor, its verdicts "not run" below."""
+    if above or "verdict" not in table.columns:
+        return table
+    return table.assign(verdict="not run", **{c: None for c in ("95% CI", "p", "p (TOST)") if c in table.columns})
+
+
 def plain_t1(profile: Profile | str, seeds, temperature: float = 1.0) -> float:
     """Mean top-1 of the plain teacher's students at ``temperature`` over ``seeds``: what scales the
     paper's numbers to this testbed (``claims.expectation``)."""

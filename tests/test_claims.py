@@ -84,3 +84,18 @@ def test_the_floor_under_every_verdict():
     ok, words = claims.floor_check({"alpha=0.0, seed 0": 6.4}, claims.TRANSLATION_FLOOR_BLEU, "BLEU", "base")
     assert ok and "lowest 6.40 BLEU" in words
     assert claims.floor_check({}, 20.0, "%", "tiny")[0] is False
+
+
+def test_a_verdict_table_below_the_floor_shows_no_verdict_and_the_sentence_says_why():
+    import pandas as pd
+
+    from lskd_core import experiments as ex
+    from lskd_core.claims import floor_check, image_floor
+
+    table = pd.DataFrame([{"key": "ls_hurts_at_T3", "ours: mean diff": 0.4, "95% CI": "[0.1, 0.7]", "verdict": "supported",
+                           "p": 0.01}])
+    assert ex.floored(table, True).equals(table)
+    below = ex.floored(table, False)
+    assert list(below.verdict) == ["not run"] and below["95% CI"].isna().all() and below["p"].isna().all()
+    above, words = floor_check({"alpha=0.0, seed 0": 11.0, "alpha=0.1, seed 0": 64.0}, image_floor(10), "%", "tiny")
+    assert not above and "1 of 2 teachers are below the floor of 20 %" in words and "11.00" in words
