@@ -330,3 +330,23 @@ def test_a_finished_step_without_its_checksum_trains_again(tmp_path, monkeypatch
     ckpt = pipeline.train(cfg, tmp_path / "d")
     assert ran == ["fairseq_cli.train"] and "damaged" in capsys.readouterr().err
     assert pipeline.checkpoint_problem(ckpt) is None
+
+
+def test_the_corpora_are_read_from_their_manifests(tmp_path, monkeypatch):
+    """Issue 26: data_manifests/corpora is what the code reads, not a second copy of its facts."""
+    import importlib
+    from pathlib import Path
+
+    from lskd_core import paths
+    from lskd_core.nmt import corpus
+
+    assert corpus.DEFAULT_ROOT == Path(corpus.manifest()["default_root"])
+    assert corpus.manifest("iwslt")["name"] == "iwslt"
+    (tmp_path / "corpora").mkdir()
+    (tmp_path / "corpora" / "gettext_de.toml").write_text('name = "gettext_de"\ndefault_root = "/elsewhere/mo"\n')
+    monkeypatch.setattr(paths, "MANIFESTS", tmp_path)
+    try:
+        assert importlib.reload(corpus).DEFAULT_ROOT == Path("/elsewhere/mo")
+    finally:
+        monkeypatch.undo()
+        importlib.reload(corpus)

@@ -19,12 +19,20 @@ import hashlib
 import re
 import struct
 import subprocess
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..data.errors import DataError
+from ..paths import MANIFESTS
 
-DEFAULT_ROOT = Path("/usr/share/locale/de/LC_MESSAGES")
+
+def manifest(name: str = "gettext_de") -> dict:
+    """A corpus's manifest (``data_manifests/corpora/<name>.toml``): its source, default folder and counts."""
+    return tomllib.loads((MANIFESTS / "corpora" / f"{name}.toml").read_text())
+
+
+DEFAULT_ROOT = Path(manifest()["default_root"])
 _MAGIC = {0x950412DE: "<", 0xDE120495: ">"}
 _FORMAT = re.compile(r"%(\d+\$)?[-+ #0]*\d*(\.\d+)?[hlLqjzt]*[diouxXeEfgGcspn%]|\{[^}]*\}|\$\{[^}]*\}|<[^>]+>")
 # Keyboard accelerators ("_Save", "Save _as", "&Open"); underscores inside
