@@ -18,26 +18,14 @@ from typing import Iterable
 import pandas as pd
 
 from .cache import Run, cache_root
+from .claims import REGISTRY
 from .paths import RESULTS
 from .tables import VERDICT_COLOURS
 from .tables import badge as _badge
 from .io import atomic_write_json
 
 
-def _paper_claims() -> dict[str, tuple[str, str, str]]:
-    from .claims import REGISTRY
-
-    return {k: (c.statement, c.where, c.chapter) for k, c in REGISTRY.items()}
-
-
-# key -> (the claim in our words, where the paper makes it, the chapter that tests it): a view of
-# lskd_core.claims.REGISTRY, kept for readers of the ledger.
-PAPER_CLAIMS: dict[str, tuple[str, str, str]] = _paper_claims()
-
-
 def _kind(key: str) -> str:
-    from .claims import REGISTRY
-
     return REGISTRY[key].kind
 
 
@@ -60,7 +48,7 @@ def save_verdicts(chapter: str, profile: str, table: pd.DataFrame, runs: Iterabl
         return None
     if "key" not in table.columns:
         raise ValueError("a verdict table needs a 'key' column naming each claim")
-    unknown = sorted(set(table.key) - set(PAPER_CLAIMS))
+    unknown = sorted(set(table.key) - set(REGISTRY))
     if unknown:
         raise ValueError(f"claims {unknown} are not in lskd_core.claims.REGISTRY")
     cols = ["key", "ours: mean diff", "95% CI", "n seeds", "verdict", "p", "detectable", "expected", "margin",
@@ -132,11 +120,12 @@ def ledger(root: Path | None = None, exclude: Iterable[str] = ("smoke",),
     # Holm's adjustment runs over each profile's family of claims with a p-value.
     adjusted: dict[tuple[str, str], str] = {}
     for prof in profiles:
-        keys = [k for k in PAPER_CLAIMS if (prof, k) in found]
+        keys = [k for k in REGISTRY if (prof, k) in found]
         for k, v in zip(keys, holm_verdicts([found[(prof, k)] for k in keys])):
             adjusted[(prof, k)] = v
     out = []
-    for key, (claim, evidence, chapter) in PAPER_CLAIMS.items():
+    for key, spec in REGISTRY.items():
+        claim, evidence, chapter = spec.statement, spec.where, spec.chapter
         row = {"key": key, "kind": _kind(key), "claim": claim, "paper evidence": evidence, "chapter": chapter}
         for prof in profiles:
             got = found.get((prof, key))

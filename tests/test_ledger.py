@@ -3,7 +3,8 @@
 import pandas as pd
 import pytest
 
-from lskd_core.ledger import PAPER_CLAIMS, export_reference, ledger, load_records, save_verdicts
+from lskd_core.claims import REGISTRY
+from lskd_core.ledger import export_reference, ledger, load_records, save_verdicts
 
 
 @pytest.fixture(autouse=True)
@@ -19,7 +20,7 @@ def _table(verdict, mean):
 
 def test_ledger_follows_the_records(tmp_path):
     empty = ledger(tmp_path, reference=None)
-    assert len(empty) == len(PAPER_CLAIMS) and list(empty.columns) == ["key", "kind", "claim", "paper evidence", "chapter"]
+    assert len(empty) == len(REGISTRY) and list(empty.columns) == ["key", "kind", "claim", "paper evidence", "chapter"]
     assert empty.kind.iloc[0] == "book" and empty.key.iloc[0] == "kd_beats_ce_T1"  # the gate comes first
     save_verdicts("03_student_grid", "tiny", _table("supported", 1.5), ["student-a", "student-b"], root=tmp_path)
     a = ledger(tmp_path, reference=None).set_index("chapter")
