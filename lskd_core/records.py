@@ -163,6 +163,8 @@ def show_reference(chapter: str, live_profile: str, names: Iterable[str] | None 
         display(Markdown(f"**Reference: profile `{prof}`** ({pv['runs']} runs, seeds {pv['seeds']}, "
                          f"{pv['hardware']}, torch {pv['torch']}, {pv['train_wall_s'] / 60:.1f} min of training in these runs; "
                          f"recorded {rec['written_at'][:10]}{since})"))
+        if rec.get("note"):
+            display(Markdown(f"*{rec['note']}*"))
         for name in (names if names is not None else rec["tables"]):
             if name not in rec["tables"]:
                 continue
