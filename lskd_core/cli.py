@@ -137,7 +137,11 @@ def _cmd_nmt(a: argparse.Namespace) -> int:
         print(f"prepared {out}: {json.loads((out / 'done.json').read_text())['used_counts']}")
         return 0
     t0 = time.perf_counter()
-    rows = pipeline.run_grid(cfg, a.alphas, a.temperatures, a.seeds, jobs=a.jobs)
+    from .config import check_temperatures
+    from .profiles import get_profile
+
+    temps = check_temperatures(a.temperatures or get_profile(a.profile).temperatures)
+    rows = pipeline.run_grid(cfg, a.alphas, temps, a.seeds, jobs=a.jobs)
     for row in rows:
         print(json.dumps({k: row[k] for k in ("model", "alpha", "T", "seed", "bleu", "chrf")}))
     if a.export:
@@ -296,7 +300,7 @@ def parser() -> argparse.ArgumentParser:
         q.add_argument("--tgt")
         if name == "grid":
             q.add_argument("--alphas", type=float, nargs="+", default=[0.0, 0.1])
-            q.add_argument("--temperatures", type=float, nargs="+", default=[1.0, 2.0, 3.0, 64.0])
+            q.add_argument("--temperatures", type=float, nargs="+", help="default: the profile's own list")
             q.add_argument("--seeds", type=int, nargs="+", default=[0])
             q.add_argument("--jobs", type=int, help="fairseq processes side by side (default: one per CPU core)")
             q.add_argument("--export", metavar="DIR", help="also write the rows to DIR/<profile>.json "

@@ -132,3 +132,18 @@ def test_begin_resolves_the_profile_seeds_and_temperatures_and_refuses_what_the_
     monkeypatch.setenv("LSKD_CHAPTER_NEEDS", json.dumps(["translation"]))
     with pytest.raises(DoesNotApply, match="translation"):
         ex.begin({**declared, "profile": "cifar100"})
+
+
+def test_beta_mixes_the_kd_and_ce_terms_in_one_place():
+    """One beta mixer (issue 26): `1 - beta` is computed in losses.kd_parts and nowhere else."""
+    import ast
+
+    from lskd_core.paths import PACKAGE
+
+    where = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Sub) and isinstance(node.left, ast.Constant)
+                    and node.left.value == 1 and isinstance(node.right, ast.Name) and node.right.id == "beta"):
+                where.append(path.relative_to(PACKAGE).as_posix())
+    assert where == ["losses.py"], where
