@@ -74,6 +74,11 @@ def test_every_committed_record_of_the_profile_was_made_with_the_registered_conf
         assert rec.get("git_commit") and not rec.get("git_dirty"), name
         # Made by code at or after the registration: the registering commit is an ancestor of the record's.
         assert _git("merge-base", "--is-ancestor", added, rec["git_commit"]).returncode == 0, name
+        # ... whose training code (what the run keys hash) is the registered code.
+        from lskd_core.cache import SOURCES
+
+        diff = _git("diff", "--name-only", REG["code"]["commit"], rec["git_commit"], "--", *SOURCES["image"])
+        assert diff.returncode == 0 and diff.stdout.strip() == "", (name, diff.stdout)
 
 
 @_PENDING
