@@ -360,8 +360,7 @@ def test_book_plan_rejects_a_cycle_and_a_bad_after():
     from lskd_core.notebook import book_plan
 
     def nb(after):
-        return SimpleNamespace(metadata={"lskd": {"after": after}},
-                               cells=[SimpleNamespace(cell_type="code", source='prof.require("image")')])
+        return SimpleNamespace(metadata={"lskd": {"after": after, "needs": ["image"]}}, cells=[])
 
     with pytest.raises(ValueError, match=r"cycle among \['a', 'b'\]"):
         book_plan(["a", "b", "c"], {"a": nb(["b"]), "b": nb(["a"]), "c": nb([])})
@@ -403,15 +402,15 @@ def test_a_book_in_lanes_keeps_the_order_its_chapters_ask_for(tmp_path):
 
     nbs, out, log = tmp_path / "notebooks", tmp_path / "executed", tmp_path / "log"
     nbs.mkdir(), log.mkdir()
-    trains = ('# the chapter trains: prof.require("image")\n'
-              'start = time.time()\n'
+    trains = ('start = time.time()\n'
               'time.sleep(5)\n'
               'record = {"start": start, "end": time.time(), "threads": torch.get_num_threads(),\n'
               '          "cpus": os.environ.get("LSKD_CPUS")}\n'
               'Path(LOG, "NAME.json").write_text(json.dumps(record))\n')
     reads = 'seen = sorted(p.stem for p in Path(LOG).glob("*.json"))\nprint(seen)\nassert len(seen) == 3, seen\n'
-    chapters = {"a_long": ("", trains), "b_other": ("", trains),
-                "c_after_a": ("lskd:\n  after: [a_long]\n", trains), "d_reader": ("", reads)}
+    needs = "lskd:\n  needs: [image]\n"  # a chapter that trains says so in its front matter
+    chapters = {"a_long": (needs, trains), "b_other": (needs, trains),
+                "c_after_a": (needs + "  after: [a_long]\n", trains), "d_reader": ("", reads)}
     for name, (front, body) in chapters.items():
         body = body.replace("LOG", repr(str(log))).replace("NAME", name)
         (nbs / f"{name}.md").write_text(LANE_CHAPTER.format(front=front, name=name, body=body))
@@ -459,10 +458,10 @@ def _start_sleeping_book(tmp_path):
 
     nbs, out = tmp_path / "notebooks", tmp_path / "executed"
     nbs.mkdir()
-    body = '# the chapter trains: prof.require("image")\nimport subprocess, sys\n' \
+    body = 'import subprocess, sys\n' \
            'child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])\ntime.sleep(120)\n'
     for name in ("a_sleep", "b_sleep"):
-        (nbs / f"{name}.md").write_text(LANE_CHAPTER.format(front="", name=name, body=body))
+        (nbs / f"{name}.md").write_text(LANE_CHAPTER.format(front="lskd:\n  needs: [image]\n", name=name, body=body))
     toc = tmp_path / "_toc.yml"
     toc.write_text("format: jb-book\nroot: intro\nchapters:\n  - file: book/executed/a_sleep\n"
                    "  - file: book/executed/b_sleep\n")
