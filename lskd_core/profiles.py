@@ -126,7 +126,8 @@ PROFILES: dict[str, Profile] = {
         TrainConfig(**{**_TESTBED, "augment": True}, arch="convnet3_l", num_epochs=200),
         TrainConfig(**_TESTBED, arch="convnet3_m", num_epochs=60),
         seeds=tuple(range(10)), temperatures=(1.0, 2.0, 3.0, 64.0), hardware="2 CPU cores",
-        expected_wall="every chapter's runs in about 2.5 CPU-core hours (reference records in results/)",
+        expected_wall="every chapter's runs in about 6 CPU-core hours, sharded by seed (a 200-epoch teacher took 580-700 s "
+                      "at one thread, measured 2026-12-02); reference records in results/",
         description="5,000 Fashion-MNIST training images pooled to 14x14 (all 10,000 test images), a 32-64-128 "
                     "CNN teacher trained with flips and shifts for 200 epochs and a 16-32-64 CNN student trained "
                     "without them for 60, one-cycle SGD, 10 seeds with teachers varied per seed. Distillation from "
