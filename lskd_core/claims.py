@@ -162,6 +162,17 @@ def paper_evidence(claim: Claim, tables) -> str:
     return "; ".join(f"{k}: {', '.join(v) or 'none'}" for k, v in groups.items())
 
 
+def _to_ours(table: str, ours_plain_t1: float) -> float | None:
+    """The factor that carries a paper difference in ``table`` to our testbed: our error rate at T = 1
+    with the plain teacher over the paper's (BLEU over BLEU for translation); None without a reference."""
+    from .paper import top1
+
+    ref = top1(table, 0.0, 1)
+    if ref is None:
+        return None
+    return ours_plain_t1 / ref if table in TRANSLATION_TABLES else (100 - ours_plain_t1) / (100 - ref)
+
+
 def expected_effect(claim: Claim, tables, ours_plain_t1: float) -> float | None:
     """The effect expected on our runs if the paper is right (the rule registered in
     ``results/preregistration.toml``): the paper's contrast in each of the claim's tables, scaled
@@ -174,10 +185,9 @@ def expected_effect(claim: Claim, tables, ours_plain_t1: float) -> float | None:
     scaled = []
     for tab in tables:
         d = claim.contrast(lambda a, t, _tab=tab: top1(_tab, a, t))
-        ref = top1(tab, 0.0, 1)
-        if d is None or ref is None:
+        ratio = _to_ours(tab, ours_plain_t1)
+        if d is None or ratio is None:
             continue
-        ratio = ours_plain_t1 / ref if tab in TRANSLATION_TABLES else (100 - ours_plain_t1) / (100 - ref)
         scaled.append(d * ratio)
     if not scaled or np.mean(scaled) <= 0:
         return None
@@ -334,12 +344,10 @@ _NO_NUMBER = "none: the paper gives no number in these units for this claim, so 
 def _scaled(values, table: str, ours_plain_t1: float | None) -> float | None:
     """The mean of the paper's ``values`` (accuracy points) scaled to our testbed by the error-rate
     ratio at T = 1 with the plain teacher; None when unscalable or pointing against the claim."""
-    from .paper import top1
-
-    ref = top1(table, 0.0, 1)
-    if ours_plain_t1 is None or ref is None or not values:
+    ratio = None if ours_plain_t1 is None else _to_ours(table, ours_plain_t1)
+    if ratio is None or not values:
         return None
-    m = float(np.mean(values)) * (100 - ours_plain_t1) / (100 - ref)
+    m = float(np.mean(values)) * ratio
     return m if m > 0 else None
 
 
@@ -390,6 +398,10 @@ def expectation(key: str, ours_plain_t1: float | None, profile: str | None = Non
 def _j1_drop_more() -> float:
     j1 = LARGER_ALPHA_J1
     return round((j1[1][2] - j1[64][2]) - (j1[1][1] - j1[64][1]), 3)
+
+
+def _dominance_share() -> float:
+    return round(min(v[1] / (v[2] - 1) for v in SECOND_LARGEST_100X.values()) - 0.5, 3)
 
 
 def _equal_entropy(low: bool) -> list[float]:
@@ -458,8 +470,7 @@ _SPECS = (
               "above most of the other classes (share of classes so dominated, minus one half)",
               "Appendix E, Figure 2 and its counts", "06_teacher_targets",
               per_seed=lambda share: share - 0.5,
-              paper=lambda: round(min(v[1] / (v[2] - 1) for v in SECOND_LARGEST_100X.values()) - 0.5, 3),
-              expect=lambda ours: round(min(v[1] / (v[2] - 1) for v in SECOND_LARGEST_100X.values()) - 0.5, 3),
+              paper=_dominance_share, expect=lambda ours: _dominance_share(),
               rule="Appendix E's smallest share of dominated classes, minus one half (a share: not rescaled)"),
     ClaimSpec("equal_entropy_low_T", "At equal target entropy and low T, the smoothed teacher's student is better",
               "Appendix H, cases 1-2", "06_teacher_targets", per_seed=lambda ls, plain: ls - plain,

@@ -18,6 +18,7 @@ was written).
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import time
@@ -32,7 +33,16 @@ PATH = RESULTS / "preregistration.toml"
 
 def load(path: Path | None = None) -> dict | None:
     path = path or PATH
-    return tomllib.loads(path.read_text()) if path.is_file() else None
+    if not path.is_file():
+        return None
+    st = path.stat()
+    return _parse(str(path), st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _parse(path: str, mtime_ns: int, size: int) -> dict:
+    # Every verdict row asks for its claim's registration: the file is parsed once per version of it.
+    return tomllib.loads(Path(path).read_text())
 
 
 def registered(profile: str | None, key: str, path: Path | None = None) -> dict | None:
