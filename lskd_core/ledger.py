@@ -33,7 +33,7 @@ def _dir(profile: str, root: Path | None = None) -> Path:
     return (root or cache_root()) / "claims" / profile
 
 
-def save_verdicts(chapter: str, profile: str, table: pd.DataFrame, runs: Iterable[str] = (),
+def save_verdicts(profile: str, table: pd.DataFrame, runs: Iterable[str] = (), *, chapter: str | None = None,
                   root: Path | None = None) -> Path | None:
     """Store a chapter's verdict rows (they need a ``key`` column) as a claim record.
 
@@ -41,7 +41,7 @@ def save_verdicts(chapter: str, profile: str, table: pd.DataFrame, runs: Iterabl
     (``records.is_default``): a claim's verdict is recorded only under the claim's own
     conditions, so no exploratory run overwrites the ledger.
     """
-    from .records import is_default, not_default_reason
+    from .records import current_chapter, is_default, not_default_reason
 
     if not is_default():
         print(f"(verdicts not saved to the ledger: {not_default_reason()})")
@@ -54,6 +54,7 @@ def save_verdicts(chapter: str, profile: str, table: pd.DataFrame, runs: Iterabl
     cols = ["key", "ours: mean diff", "95% CI", "n seeds", "verdict", "p", "detectable", "expected", "margin",
             "p (TOST)", "paper evidence"]
     rows = table[[c for c in cols if c in table.columns]].to_dict(orient="records")
+    chapter = current_chapter(chapter)
     path = _dir(profile, root) / f"{chapter}.json"
     try:
         from .prereg import stamp

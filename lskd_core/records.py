@@ -35,14 +35,21 @@ CHAPTER_ENV, DEFAULTS_ENV, CHAPTER_DEFAULTS_ENV = "LSKD_CHAPTER", "LSKD_DEFAULTS
 CHAPTER_NEEDS_ENV = "LSKD_CHAPTER_NEEDS"
 
 
-def is_default(chapter: str | None = None, params: dict[str, Any] | None = None,
-               profile_seeds: Iterable[int] | None = None) -> bool:
+def is_default() -> bool:
     """True when the executor ran this chapter with every parameter at its declared default (any
-    profile; seeds may be the profile's own). It compared *every* parameter of the run, so a chapter
-    that forgets one in what it passes here cannot record a non-default run (issue 28, item 5).
-    A run that did not come through the executor (plain papermill) never counts as default.
-    ``params`` and ``profile_seeds`` are accepted for the chapters' calls and not read."""
+    profile; seeds may be the profile's own). It compared *every* parameter of the run, so no
+    chapter can record a non-default run by forgetting a parameter (issue 28, item 5).
+    A run that did not come through the executor (plain papermill) never counts as default."""
     return os.environ.get(DEFAULTS_ENV) == "1"
+
+
+def current_chapter(chapter: str | None = None) -> str:
+    """The running chapter's name: ``chapter`` when given (tests), else what the executor set."""
+    name = chapter or os.environ.get(CHAPTER_ENV)
+    if not name:
+        raise RuntimeError(f"no chapter name: run the chapter through `lskd run` or `lskd book` "
+                           f"(they set {CHAPTER_ENV}), or pass chapter=")
+    return name
 
 
 def chapter_defaults() -> dict[str, Any]:
@@ -75,19 +82,21 @@ def _jsonable(df: pd.DataFrame) -> list[dict]:
     return json.loads(flat.to_json(orient="records", double_precision=6))
 
 
-def save(chapter: str, profile: str, tables: dict[str, pd.DataFrame], runs: Iterable[str], params: dict[str, Any],
-         profile_seeds: Iterable[int] | None = None, root: Path | None = None) -> Path | None:
-    """Store a chapter's tables for ``profile`` when ``params`` are the chapter's defaults.
+def save(profile: str, tables: dict[str, pd.DataFrame], runs: Iterable[str], *, chapter: str | None = None,
+         root: Path | None = None) -> Path | None:
+    """Store the running chapter's tables for ``profile`` when the executor ran it with its defaults.
 
-    Returns the path written, or None (with the reason printed) when nothing was saved.
+    The record's parameters are those defaults, as the executor passed them. Returns the path
+    written, or None (with the reason printed) when nothing was saved.
     """
-    if not is_default(chapter, params, profile_seeds):
+    if not is_default():
         print(f"(records not saved: {not_default_reason()})")
         return None
     from .prereg import stamp
 
+    chapter = current_chapter(chapter)
     path = (root or cache_root()) / "records" / profile / f"{chapter}.json"
-    body = {**stamp(profile), "chapter": chapter, "profile": profile, "params": {k: v for k, v in params.items()},
+    body = {**stamp(profile), "chapter": chapter, "profile": profile, "params": chapter_defaults(),
             "tables": {name: _jsonable(df) for name, df in tables.items()}, "runs": sorted(set(runs)),
             "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     try:
@@ -139,7 +148,7 @@ def provenance(record: dict, base: Path = RESULTS) -> dict[str, Any]:
             "torch": ", ".join(sorted(torch_v)), "train_wall_s": round(wall, 1)}
 
 
-def show_reference(chapter: str, live_profile: str, names: Iterable[str] | None = None,
+def show_reference(live_profile: str, names: Iterable[str] | None = None, *, chapter: str | None = None,
                    base: Path = RESULTS, max_rows: int = 40) -> None:
     """Display the committed records of ``chapter`` for every profile but the live one.
 
@@ -148,6 +157,7 @@ def show_reference(chapter: str, live_profile: str, names: Iterable[str] | None 
     """
     from IPython.display import Markdown, display
 
+    chapter = current_chapter(chapter)
     refs = reference(chapter, exclude=[live_profile], base=base)
     if not refs:
         display(Markdown(f"*No committed reference records for this chapter besides the live `{live_profile}` run.*"))

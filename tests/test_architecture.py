@@ -108,6 +108,9 @@ def test_every_chapter_opens_once_with_begin_and_nothing_else_checks_its_paramet
         assert src.count("ex.begin(globals())") == 1, nb.name
         for banned in ("accept(", "validate(", "prof.require(", "ex.setup(", "ex.profile(", "list(prof.seeds)"):
             assert banned not in src, (nb.name, banned)
+        # The executor names the chapter and its defaults to the record steps (LSKD_CHAPTER): a chapter
+        # that typed its own file name would record under the old name after a rename.
+        assert f'"{nb.stem}"' not in src and f"'{nb.stem}'" not in src, nb.name
 
 
 def test_begin_resolves_the_profile_seeds_and_temperatures_and_refuses_what_the_chapter_cannot_use(monkeypatch):

@@ -69,12 +69,12 @@ def test_non_default_runs_never_overwrite_the_ledger(tmp_path, capsys, monkeypat
     table = pd.DataFrame({"key": ["ls_helps_at_T1"], "verdict": ["supported"]})
     defaults = notebook.declared_parameters(notebook.read_notebook(notebook.NOTEBOOKS / "03_student_grid.md"))
     monkeypatch.delenv("LSKD_DEFAULTS", raising=False)
-    assert save_verdicts("03_student_grid", "tiny", table, root=tmp_path) is None
+    assert save_verdicts("tiny", table, chapter="03_student_grid", root=tmp_path) is None
     assert "did not come through `lskd run`" in capsys.readouterr().out
     for params, want in ((dict(alphas=[0.0, 0.2]), None), (dict(seeds=[0, 1, 2]), "saved")):
         flag = notebook.runs_with_defaults(defaults, {"profile": "tiny", **params})
         monkeypatch.setenv("LSKD_DEFAULTS", "1" if flag else "0")
-        got = save_verdicts("03_student_grid", "tiny", table, root=tmp_path)
+        got = save_verdicts("tiny", table, chapter="03_student_grid", root=tmp_path)
         assert (got is not None) == (want == "saved"), params
     assert "non-default" in capsys.readouterr().out
 

@@ -22,15 +22,15 @@ def test_ledger_follows_the_records(tmp_path):
     empty = ledger(tmp_path, reference=None)
     assert len(empty) == len(REGISTRY) and list(empty.columns) == ["key", "kind", "claim", "paper evidence", "chapter"]
     assert empty.kind.iloc[0] == "book" and empty.key.iloc[0] == "kd_beats_ce_T1"  # the gate comes first
-    save_verdicts("03_student_grid", "tiny", _table("supported", 1.5), ["student-a", "student-b"], root=tmp_path)
+    save_verdicts("tiny", _table("supported", 1.5), ["student-a", "student-b"], chapter="03_student_grid", root=tmp_path)
     a = ledger(tmp_path, reference=None).set_index("chapter")
     row = a.loc["03_student_grid"]
     hurt = row[row.claim.str.startswith("At T=3")].iloc[0]
     assert hurt["tiny: verdict"] == "supported" and "1.5" in hurt["tiny: ours"]
     assert (row[~row.claim.str.startswith("At T=3")]["tiny: verdict"] == "not run").all()
     # A changed record changes the ledger; a second profile adds columns.
-    save_verdicts("03_student_grid", "tiny", _table("inconclusive", -0.2), ["student-a"], root=tmp_path)
-    save_verdicts("03_student_grid", "small", _table("supported", 2.0), ["student-c"], root=tmp_path)
+    save_verdicts("tiny", _table("inconclusive", -0.2), ["student-a"], chapter="03_student_grid", root=tmp_path)
+    save_verdicts("small", _table("supported", 2.0), ["student-c"], chapter="03_student_grid", root=tmp_path)
     b = ledger(tmp_path, reference=None)
     hurt_b = b[b.claim.str.startswith("At T=3")].iloc[0]
     assert hurt_b["tiny: verdict"] == "inconclusive" and "-0.2" in hurt_b["tiny: ours"]
@@ -41,13 +41,13 @@ def test_ledger_follows_the_records(tmp_path):
 def test_unknown_claim_keys_are_refused(tmp_path):
     bad = _table("supported", 1.0).assign(key="made_up")
     with pytest.raises(ValueError, match="made_up"):
-        save_verdicts("03_student_grid", "tiny", bad, root=tmp_path)
+        save_verdicts("tiny", bad, chapter="03_student_grid", root=tmp_path)
     with pytest.raises(ValueError, match="key"):
-        save_verdicts("03_student_grid", "tiny", bad.drop(columns="key"), root=tmp_path)
+        save_verdicts("tiny", bad.drop(columns="key"), chapter="03_student_grid", root=tmp_path)
 
 
 def test_smoke_records_stay_out_of_the_ledger(tmp_path, reference=None):
-    save_verdicts("03_student_grid", "smoke", _table("supported", 9.0), root=tmp_path)
+    save_verdicts("smoke", _table("supported", 9.0), chapter="03_student_grid", root=tmp_path)
     assert not any(c.startswith("smoke") for c in ledger(tmp_path, reference=None).columns)
     assert any(c.startswith("smoke") for c in ledger(tmp_path, exclude=(), reference=None).columns)
 
@@ -60,7 +60,7 @@ def test_reference_records_fill_in_for_a_missing_profile(tmp_path):
     cache = tmp_path / "cache"
     run = Run(cache / "student-x")
     finish_run(run, {"arch": "resnet_s"}, {"kind": "student", "final_top1": 91.0, "hardware": {"device": "cuda"}}, {})
-    save_verdicts("03_student_grid", "small", _table("supported", 2.0), ["student-x"], root=cache)
+    save_verdicts("small", _table("supported", 2.0), ["student-x"], chapter="03_student_grid", root=cache)
     ref = tmp_path / "results"
     written = export_reference("small", ref, root=cache)
     assert [p.name for p in written] == ["03_student_grid.json"]
@@ -71,11 +71,11 @@ def test_reference_records_fill_in_for_a_missing_profile(tmp_path):
     hurt = row[row.claim.str.startswith("At T=3")].iloc[0]
     assert hurt["small: verdict"] == "supported" and "[reference record]" in hurt["small: ours"]
     # A record in the cache wins over the reference for the same profile and chapter.
-    save_verdicts("03_student_grid", "small", _table("inconclusive", -1.0), ["student-x"], root=fresh)
+    save_verdicts("small", _table("inconclusive", -1.0), ["student-x"], chapter="03_student_grid", root=fresh)
     row = ledger(fresh, reference=ref).set_index("chapter").loc["03_student_grid"]
     assert row[row.claim.str.startswith("At T=3")].iloc[0]["small: verdict"] == "inconclusive"
     # A record that names a run missing from the cache cannot be exported.
-    save_verdicts("03_student_grid", "small", _table("supported", 2.0), ["student-gone"], root=cache)
+    save_verdicts("small", _table("supported", 2.0), ["student-gone"], chapter="03_student_grid", root=cache)
     with pytest.raises(FileNotFoundError, match="student-gone"):
         export_reference("small", tmp_path / "other", root=cache)
 

@@ -250,9 +250,9 @@ def test_read_only_cache_still_runs_the_chapter_code(tmp_path, monkeypatch, caps
     monkeypatch.setattr(ledger, "atomic_write_json", refuse)
     monkeypatch.setattr(records, "atomic_write_json", refuse)
     monkeypatch.setenv("LSKD_DEFAULTS", "1")  # a default run, so that only the read-only folder stops it
-    assert ledger.save_verdicts("03_student_grid", "tiny", pd.DataFrame({"key": ["ls_helps_at_T1"]}),
-                                root=tmp_path) is None
-    assert records.save("02_teachers", "tiny", {"t": pd.DataFrame({"a": [1]})}, [], {}, root=tmp_path) is None
+    assert ledger.save_verdicts("tiny", pd.DataFrame({"key": ["ls_helps_at_T1"]}),
+                                chapter="03_student_grid", root=tmp_path) is None
+    assert records.save("tiny", {"t": pd.DataFrame({"a": [1]})}, [], chapter="02_teachers", root=tmp_path) is None
     assert capsys.readouterr().out.count("not writable") == 2
     assert lskd_core.io  # the real writer is untouched for other tests
 
@@ -560,10 +560,19 @@ def test_a_non_default_run_never_writes_records_even_if_the_chapter_forgets_a_pa
     assert not notebook.runs_with_defaults(defaults, {"profile": "tiny", "seeds": [0, 1]})
     table = {"t": pd.DataFrame({"x": [1]})}
     monkeypatch.setenv("LSKD_DEFAULTS", "0")  # what the executor sets for `-p normaliser sets`
-    chapter_params = {k: v for k, v in defaults.items() if k != "normaliser"}  # the chapter's old, partial view
-    assert records.save("05_diffusion", "tiny", table, [], chapter_params, root=tmp_path) is None
+    assert records.save("tiny", table, [], chapter="05_diffusion", root=tmp_path) is None
+    # The chapter names neither itself nor its parameters: both come from the executor.
+    import json
+
     monkeypatch.setenv("LSKD_DEFAULTS", "1")
-    assert records.save("05_diffusion", "tiny", table, [], chapter_params, root=tmp_path) is not None
+    monkeypatch.setenv("LSKD_CHAPTER", "05_diffusion")
+    monkeypatch.setenv("LSKD_CHAPTER_DEFAULTS", json.dumps(defaults))
+    path = records.save("tiny", table, [], root=tmp_path)
+    assert path == tmp_path / "records" / "tiny" / "05_diffusion.json"
+    assert json.loads(path.read_text())["params"] == json.loads(json.dumps(defaults))
+    monkeypatch.delenv("LSKD_CHAPTER")
+    with pytest.raises(RuntimeError, match="no chapter name"):
+        records.save("tiny", table, [], root=tmp_path)
 
 
 def test_gc_removes_a_damaged_checkpoint_it_just_named_whatever_its_age(tmp_path, monkeypatch):
