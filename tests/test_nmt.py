@@ -1,6 +1,7 @@
 """Word-level KD: the token loss against NumPy, and the fairseq criterion (where fairseq is installed)."""
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
@@ -350,3 +351,25 @@ def test_the_corpora_are_read_from_their_manifests(tmp_path, monkeypatch):
     finally:
         monkeypatch.undo()
         importlib.reload(corpus)
+
+
+def test_the_teacher_curve_picks_the_fewest_epochs_within_one_bleu_of_three_times_as_many():
+    """bench/nmt_curve.py's rule on hand-made curves: met, missed (shortfall stated), out of budget."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("nmt_curve", Path(__file__).parents[1] / "bench" / "nmt_curve.py")
+    curve = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(curve)
+
+    def pts(bleus, per_epoch_s=60.0):
+        return [{"epoch": e, "wall_s": e * per_epoch_s, "bleu": b} for e, b in bleus.items()]
+
+    rising = {1: 1.0, 2: 3.0, 3: 4.5, 4: 5.5, 6: 6.5, 8: 7.0, 12: 7.4, 24: 7.8}
+    # 3x of 1 is 3 (+3.5), of 2 is 6 (+3.5), of 4 is 12 (+1.9), of 8 is 24 (+0.8): 8 is the first within 1.
+    got = curve.pick(pts(rising))
+    assert got["epoch"] == 8 and got["met"] and got["gain_to_3x"] == pytest.approx(0.8)
+    # The same curve at 200 s an epoch: 24 epochs exceed the hour, so 4 (3x = 12, 2400 s) is the largest
+    # that fits, and it is 1.9 BLEU short.
+    slow = curve.pick(pts(rising, 200.0))
+    assert slow["epoch"] == 4 and not slow["met"] and "1.90 BLEU short" in slow["why"]
+    assert curve.pick(pts({1: 1.0, 2: 2.0}))["epoch"] is None  # no 3x point at all

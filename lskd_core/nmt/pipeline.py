@@ -188,6 +188,27 @@ def _arch_args(cfg: NMTConfig) -> list[str]:
             "--dropout", str(cfg.dropout)]
 
 
+def train_args(cfg: NMTConfig, data: Path, out: Path, teacher: Path | None = None,
+               epoch_checkpoints: bool = False) -> list[str]:
+    """fairseq-train's arguments for a teacher (``teacher`` None) or a KD student, saving to ``out``.
+
+    ``epoch_checkpoints`` keeps ``checkpoint<N>.pt`` of every epoch (the teachers' BLEU-against-
+    training-time curve, bench/nmt_curve.py); the grid keeps only the last.
+    """
+    if teacher is None:
+        crit = ["--criterion", "label_smoothed_cross_entropy", "--label-smoothing", str(cfg.alpha)]
+    else:
+        crit = ["--user-dir", str(PLUGIN_DIR), "--criterion", "lskd_kd", "--teacher-path", str(teacher),
+                "--kd-temperature", str(cfg.temperature), "--kd-beta", str(cfg.beta)]
+    return [str(data / "bin"), *_arch_args(cfg), *crit, "--optimizer", "adam",
+            "--adam-betas", "(0.9, 0.98)", "--lr", str(cfg.lr), "--lr-scheduler",
+            "inverse_sqrt", "--warmup-updates", str(cfg.warmup_updates), "--weight-decay", "0.0",
+            "--max-tokens", str(cfg.max_tokens), "--max-epoch", str(cfg.max_epoch),
+            "--seed", str(cfg.seed), *_device_args(), *([] if epoch_checkpoints else ["--no-epoch-checkpoints"]),
+            "--no-progress-bar", "--log-format", "simple", "--save-dir", str(out),
+            "--num-workers", "0"]
+
+
 def train(cfg: NMTConfig, data: Path, teacher: Path | None = None) -> Path:
     """A teacher (``label_smoothed_cross_entropy`` at ``alpha``) or a KD student of ``teacher``."""
     cfg.validate()
@@ -207,21 +228,9 @@ def train(cfg: NMTConfig, data: Path, teacher: Path | None = None) -> Path:
     if teacher is not None:
         verified(teacher)
     out.mkdir(parents=True, exist_ok=True)
-    if teacher is None:
-        crit = ["--criterion", "label_smoothed_cross_entropy", "--label-smoothing", str(cfg.alpha)]
-    else:
-        crit = ["--user-dir", str(PLUGIN_DIR), "--criterion", "lskd_kd", "--teacher-path", str(teacher),
-                "--kd-temperature", str(cfg.temperature), "--kd-beta", str(cfg.beta)]
     t0 = time.perf_counter()
     # fairseq resumes from checkpoint_last.pt in --save-dir by itself after an interruption.
-    _run("fairseq_cli.train", [str(data / "bin"), *_arch_args(cfg), *crit, "--optimizer", "adam",
-                               "--adam-betas", "(0.9, 0.98)", "--lr", str(cfg.lr), "--lr-scheduler",
-                               "inverse_sqrt", "--warmup-updates", str(cfg.warmup_updates), "--weight-decay", "0.0",
-                               "--max-tokens", str(cfg.max_tokens), "--max-epoch", str(cfg.max_epoch),
-                               "--seed", str(cfg.seed), *_device_args(), "--no-epoch-checkpoints",
-                               "--no-progress-bar", "--log-format", "simple", "--save-dir", str(out),
-                               "--num-workers", "0"],
-         out / "log.txt")
+    _run("fairseq_cli.train", train_args(cfg, data, out, teacher), out / "log.txt")
     atomic_write_json(out / "done.json", {"config": conf, "wall_time_s": time.perf_counter() - t0,
                                           "hardware": hardware(), "files_sha256": {ckpt.name: file_sha256(ckpt)}})
     return ckpt
@@ -255,14 +264,19 @@ def verified(ckpt: Path) -> Path:
 
 def bleu(ckpt: Path, data: Path, cfg: NMTConfig, split: str = "test") -> dict:
     """Beam-search translations of ``split`` scored with sacrebleu on detokenised text (cached)."""
-    import sacrebleu
-
     out = ckpt.parent / f"scores_{split}_beam{cfg.beam}.json"
     if out.is_file():
         return json.loads(out.read_text())
-    log = ckpt.parent / f"generate_{split}.txt"
+    return score(verified(ckpt), data, cfg, split, out)
+
+
+def score(ckpt: Path, data: Path, cfg: NMTConfig, split: str, out: Path) -> dict:
+    """Translate ``split`` with ``ckpt`` and write sacrebleu's BLEU and chrF to ``out`` (the caller
+    vouches for the checkpoint: ``bleu`` verifies a grid step's, the curve bench its own)."""
+    import sacrebleu
+
+    log = out.with_suffix(".generate.txt")
     log.unlink(missing_ok=True)
-    verified(ckpt)
     t0 = time.perf_counter()
     _run("fairseq_cli.generate", [str(data / "bin"), "--path", str(ckpt), "--gen-subset", split,
                                   "--beam", str(cfg.beam), "--batch-size", "256", *_device_args(),
@@ -280,12 +294,12 @@ def bleu(ckpt: Path, data: Path, cfg: NMTConfig, split: str = "test") -> dict:
             refs[int(i)] = text
     ids = sorted(refs)
     hyp_list, ref_list = [hyps.get(i, "") for i in ids], [[refs[i] for i in ids]]
-    score = sacrebleu.corpus_bleu(hyp_list, ref_list)
+    b = sacrebleu.corpus_bleu(hyp_list, ref_list)
     # chrF as well: on short segments and weak models BLEU's 4-gram precision is
     # mostly zero, while character n-grams still rank the systems.
     chrf = sacrebleu.corpus_chrf(hyp_list, ref_list)
-    result = {"bleu": score.score, "chrf": chrf.score, "sentences": len(ids),
-              "signature": str(score.format(signature=True)),
+    result = {"bleu": b.score, "chrf": chrf.score, "sentences": len(ids),
+              "signature": str(b.format(signature=True)),
               "wall_time_s": time.perf_counter() - t0, "hardware": hardware()}
     atomic_write_json(out, result)
     return result
