@@ -108,11 +108,13 @@ def execute(source: Path, parameters: dict[str, Any] | None = None, output: Path
         out = Path(tmp) / f"{source.stem}.out.ipynb"
         nbformat.write(nb, src)
         try:
-            # The kernel's own log stops at errors: its one warning (TCP without encryption, on a
-            # kernel that listens on loopback only) is nothing a reader can act on.
+            # The kernel's own log is silenced: its warning (TCP without encryption, on a kernel that
+            # listens on loopback only) and the "KeyboardInterrupt caught in kernel" it logs at ERROR
+            # when shut down after the last cell are nothing a reader can act on. A kernel that
+            # dies still ends the chapter with one error line (DeadKernelError, below).
             pm.execute_notebook(str(src), str(out), parameters=params, kernel_name="python3",
                                 cwd=str(source.parent), progress_bar=progress, log_output=False,
-                                extra_arguments=["--IPKernelApp.log_level=ERROR"])
+                                extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
         except pm.PapermillExecutionError as exc:
             if exc.ename == "DoesNotApply":
                 page = does_not_apply_page(nb, exc.evalue, {**defaults, **params})
