@@ -74,6 +74,10 @@ CRITERIA = {
              "augmented, student not, the same images for both) and shrink images, epochs or widths; each "
              "runs 5 seeds (stage 'tiny', no plateau check); among those whose KD gain's 95 % interval lies "
              "above zero at T = 1 and at T = 3, the one with the least training time per seed is tiny"),
+    "tiny_timing": ("the tiny rule's training time per seed is measured side by side (stage 'time'): in one "
+                    "process at one thread, each eligible candidate's plain teacher, CE student and KD sweep train "
+                    "10 epochs from an empty cache, the candidates interleaved in 3 rounds (order rotated); each "
+                    "part's median is scaled to the candidate's epochs and the parts are summed"),
     "eligible": ("teacher and student are CNNs with conv stages, so every chapter (feature KD included) runs "
                  "on the testbed; the data set is Fashion-MNIST, embedded in the book; teacher and student train "
                  "on the same images, as in the paper"),
@@ -90,6 +94,9 @@ AMENDMENTS = [
      "when": "after screening 9 candidates, before any confirmation; no smoothed run exists"},
     {"date": "2026-12-02", "what": "added 'tiny', the rule for the default book's smaller testbed",
      "when": "after the pick (n5k_augT_14px_m_t200), before any tiny_* candidate ran; no smoothed run exists"},
+    {"date": "2026-12-02", "what": "added 'tiny_timing': the tiny rule's times measured side by side",
+     "when": "after tiny_n3k_s seeds 0-3 and before any other tiny_* candidate had 5 seeds; the recorded times "
+             "came from runs sharing the cores unevenly, so they cannot rank candidates; no smoothed run exists"},
 ]
 
 _CPU = dict(dataset="fashion_mnist", small_input=True, batch_size=256, lr=0.2, weight_decay=5e-4,
@@ -273,6 +280,38 @@ def save(doc: dict, name: str | None = None) -> None:
         atomic_write_json(OUT, doc)
 
 
+def time_side_by_side(names: list[str], epochs: int = 10, rounds: int = 3) -> None:
+    """CRITERIA['tiny_timing']: each candidate's training time per seed, measured in one process."""
+    import os
+    import statistics
+    import tempfile
+
+    doc = load()
+    parts: dict[str, dict[str, list[float]]] = {n: {"teacher": [], "ce": [], "kd_sweep": []} for n in names}
+    with tempfile.TemporaryDirectory(prefix="lskd-timing-") as tmp:
+        for r in range(rounds):
+            order = names[r % len(names):] + names[:r % len(names)]
+            for name in order:
+                os.environ["LSKD_CACHE"] = f"{tmp}/{r}-{name}"  # nothing served from a cache
+                tcfg, scfg = configs(BY_NAME[name], 0)
+                t_short, s_short = replace(tcfg, num_epochs=epochs), replace(scfg, num_epochs=epochs)
+                teacher = train_teacher(t_short, progress=False).metrics()["wall_time_s"]
+                ce = train_teacher(s_short, progress=False).metrics()["wall_time_s"]
+                kd = next(iter(train_students(t_short, s_short, TEMPERATURES, progress=False).values()))
+                for key, wall, full in (("teacher", teacher, tcfg.num_epochs), ("ce", ce, scfg.num_epochs),
+                                        ("kd_sweep", kd.metrics()["wall_time_s"], scfg.num_epochs)):
+                    parts[name][key].append(wall * full / epochs)
+                print(f"[testbed] timing round {r + 1}/{rounds}: {name} "
+                      f"{sum(v[-1] for v in parts[name].values()):.1f} s per seed", flush=True)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+    for name in names:
+        med = {k: round(statistics.median(v), 1) for k, v in parts[name].items()}
+        doc["candidates"][name]["timing"] = {"parts_s": med, "per_seed_s": round(sum(med.values()), 1),
+                                             "with": sorted(names), "at": stamp, "hardware": hardware()}
+        save(doc, name)
+        print(f"[testbed] {name}: {doc['candidates'][name]['timing']}", flush=True)
+
+
 def run(names: list[str], seeds: tuple[int, ...], stage: str, plateau: bool) -> None:
     doc = load()
     for name in names:
@@ -333,6 +372,8 @@ def main(argv=None) -> int:
     cf.add_argument("names", nargs="+")
     tn = sub.add_parser("tiny")
     tn.add_argument("names", nargs="+")
+    tm = sub.add_parser("time", help="the tiny rule's side-by-side timing of the named candidates")
+    tm.add_argument("names", nargs="+")
     sub.add_parser("show")
     a = p.parse_args(argv)
     unknown = [n for n in getattr(a, "names", []) if n not in BY_NAME]
@@ -348,6 +389,8 @@ def main(argv=None) -> int:
             print("error: the tiny stage runs tiny_* candidates only", file=sys.stderr)
             return 2
         run(a.names, CONFIRM_SEEDS, "tiny", plateau=False)
+    elif a.cmd == "time":
+        time_side_by_side(a.names)
     show()
     return 0
 

@@ -62,8 +62,14 @@ def pick_tiny(doc: dict) -> tuple[str | None, str]:
           and e["summary"]["n_seeds"] >= doc["criteria"]["min_seeds"]]
     if not ok:
         return None, "no candidate with 5 seeds has both KD gains' intervals above zero"
-    return min(ok, key=lambda n: pool[n]["summary"]["train_s_per_seed"]), \
-        "the least training per seed among the candidates whose gate passes"
+    # CRITERIA['tiny_timing']: times count only when every eligible candidate was timed in one session.
+    timed = {pool[n].get("timing", {}).get("at") for n in ok}
+    if "tiny_timing" in doc["criteria"] and (None in timed or len(timed) > 1
+                                             or any(set(ok) - set(pool[n]["timing"]["with"]) for n in ok)):
+        return None, (f"the eligible candidates ({', '.join(sorted(ok))}) are not yet timed side by side "
+                      f"(bench/testbed_search.py time {' '.join(sorted(ok))})")
+    per_seed = {n: pool[n].get("timing", {}).get("per_seed_s", pool[n]["summary"]["train_s_per_seed"]) for n in ok}
+    return min(ok, key=per_seed.get), "the least training per seed among the candidates whose gate passes"
 
 
 def plain_kd_t1(entry: dict) -> float:

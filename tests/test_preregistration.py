@@ -132,3 +132,28 @@ def test_every_profile_that_names_a_testbed_trains_what_the_search_measured_and_
         assert testbed.meets(cand, doc["criteria"])["ci"] and cand["summary"]["n_seeds"] >= 5, name
     assert testbed.pick(doc)[0] == PROFILES["base"].testbed
     assert testbed.pick_tiny(doc)[0] == PROFILES["tiny"].testbed
+
+
+def test_the_tiny_rule_ranks_by_side_by_side_times_only_once_every_eligible_candidate_has_one():
+    crit = {"min_seeds": 5, "tiny": "rule", "tiny_timing": "rule", "kd_gain_min_points": 1.0,
+            "teacher_gap_min_points": 3.0, "plateau_tolerance_points": 0.5}
+    gain = {"mean": 1.0, "ci95": [0.5, 1.5]}
+
+    def entry(per_seed, timing=None, n=5, lo=0.5):
+        e = {"summary": {"n_seeds": n, "train_s_per_seed": per_seed, "teacher_gap": 2.0, "gain_kd_T1": gain,
+                         "gain_kd_T3": {"mean": 1.0, "ci95": [lo, 1.5]}}}
+        if timing is not None:
+            e["timing"] = {"per_seed_s": timing, "at": "2026-12-02T10:00:00", "with": ["tiny_a", "tiny_b"]}
+        return e
+
+    doc = {"criteria": crit, "candidates": {"tiny_a": entry(100.0), "tiny_b": entry(300.0),
+                                            "tiny_c": entry(10.0, lo=-0.1), "tiny_d": entry(5.0, n=3)}}
+    name, why = testbed.pick_tiny(doc)
+    assert name is None and "tiny_a tiny_b" in why  # c's interval crosses zero, d has 3 seeds: neither counts
+    # Timed side by side, b is the cheaper, whatever the contended times said.
+    doc["candidates"]["tiny_a"] = entry(100.0, timing=90.0)
+    doc["candidates"]["tiny_b"] = entry(300.0, timing=60.0)
+    assert testbed.pick_tiny(doc)[0] == "tiny_b"
+    # A timing from another session does not compare.
+    doc["candidates"]["tiny_b"]["timing"]["at"] = "2026-12-03T10:00:00"
+    assert testbed.pick_tiny(doc)[0] is None
