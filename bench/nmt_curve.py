@@ -7,21 +7,24 @@ One plain teacher (alpha = 0, seed 0: the pick looks at no smoothed model, as in
 search) trains for ``--epochs`` epochs with every epoch's checkpoint kept. fairseq's inverse-sqrt
 schedule does not depend on the number of epochs, so the checkpoint of epoch E *is* the teacher a
 run of E epochs would end with: one run gives the whole curve. Each scored checkpoint translates the
-validation split (never the test split, which the chapters report), and its wall time is the
-checkpoint's write time since the run began, one fairseq thread as in the grid.
+validation split (never the test split, which the chapters report). Time is the CPU time of the
+training processes (one fairseq thread, as in the grid; each epoch's process start included), which
+other work on the cores does not inflate.
 
 The rule (``RULE``), fixed before the first point was measured: the teacher's epochs are the fewest
 scored E whose validation BLEU is within 1 BLEU of the run three times as long (3E), among those
-whose 3E training fits in an hour on one core; if none, the largest E whose 3E fits, with the
+whose 3E training fits in an hour of one core's CPU time; if none, the largest E whose 3E fits, with the
 shortfall stated. ``results/nmt_curve.json`` keeps every point; chapter 11 plots it.
 
-Interrupted, it resumes: fairseq continues from ``checkpoint_last.pt`` and scored epochs are kept.
+Interrupted, it resumes: finished epochs and scores are kept, and fairseq continues from
+``checkpoint_last.pt``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import sys
 import time
 from dataclasses import asdict, replace
@@ -42,9 +45,9 @@ RULE = {"within_bleu": 1.0, "factor": 3, "budget_s": 3600.0, "split": "valid",
 
 
 def pick(points: list[dict], rule: dict = RULE) -> dict:
-    """The rule applied to ``points`` ({epoch, wall_s, bleu}): {epoch, gain_to_3x, met, why}."""
+    """The rule applied to ``points`` ({epoch, cpu_s, bleu}): {epoch, gain_to_3x, met, why}."""
     by = {p["epoch"]: p for p in points}
-    fits = [e for e in sorted(by) if e * rule["factor"] in by and by[e * rule["factor"]]["wall_s"] <= rule["budget_s"]]
+    fits = [e for e in sorted(by) if e * rule["factor"] in by and by[e * rule["factor"]]["cpu_s"] <= rule["budget_s"]]
     if not fits:
         return {"epoch": None, "met": False, "why": "no scored epoch has its 3x run within the budget"}
     gain = {e: by[e * rule["factor"]]["bleu"] - by[e]["bleu"] for e in fits}
@@ -62,27 +65,29 @@ def measure(profile: str, epochs: int, scored: list[int], seed: int = 0) -> dict
     data = pipeline.prepare(cfg)
     out = cache_root() / "bench" / f"nmt-curve-{profile}-s{seed}"
     out.mkdir(parents=True, exist_ok=True)
-    # The start time survives a resume, so wall times stay times since the run began.
-    started_file = out / "started.json"
-    if not started_file.is_file():
-        atomic_write_json(started_file, {"t": time.time()})
-    started = json.loads(started_file.read_text())["t"]
-    last = max([int(p.stem[10:]) for p in out.glob("checkpoint[0-9]*.pt")], default=0)
-    if last < epochs:
-        print(f"[nmt_curve] training to epoch {epochs} (from {last}), one thread; log {out / 'log.txt'}", flush=True)
-        pipeline._run("fairseq_cli.train", pipeline.train_args(cfg, data, out, epoch_checkpoints=True),
-                      out / "log.txt")
+    # One epoch per fairseq call (it resumes from checkpoint_last.pt; its per-update seeding makes the
+    # result the same as one long call), so that each epoch's CPU time is measured on its own: CPU
+    # seconds of a one-thread process do not grow when other work shares the cores, wall seconds do.
+    cpu_file = out / "cpu_s.json"
+    cpu = {int(k): v for k, v in json.loads(cpu_file.read_text()).items()} if cpu_file.is_file() else {}
+    for e in range(1, epochs + 1):
+        if e in cpu and (out / f"checkpoint{e}.pt").is_file():
+            continue
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        pipeline._run("fairseq_cli.train", pipeline.train_args(replace(cfg, max_epoch=e), data, out,
+                                                               epoch_checkpoints=True), out / "log.txt")
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu[e] = round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 1)
+        atomic_write_json(cpu_file, cpu)
+        print(f"[nmt_curve] epoch {e}/{epochs}: {cpu[e]:.0f} CPU s", flush=True)
     points = []
     for e in scored:
-        ckpt = out / f"checkpoint{e}.pt"
-        if not ckpt.is_file():
-            print(f"error: {ckpt} is missing (was --epochs below {e}?)", file=sys.stderr)
-            continue
         res = out / f"score_{RULE['split']}_e{e}.json"
-        s = json.loads(res.read_text()) if res.is_file() else pipeline.score(ckpt, data, cfg, RULE["split"], res)
-        points.append({"epoch": e, "wall_s": round(ckpt.stat().st_mtime - started, 1), "bleu": round(s["bleu"], 2),
-                       "chrf": round(s["chrf"], 2)})
-        print(f"[nmt_curve] epoch {e:3d}  {points[-1]['wall_s']:7.0f} s  valid BLEU {s['bleu']:.2f}  "
+        s = json.loads(res.read_text()) if res.is_file() else pipeline.score(out / f"checkpoint{e}.pt", data, cfg,
+                                                                             RULE["split"], res)
+        points.append({"epoch": e, "cpu_s": round(sum(cpu[i] for i in range(1, e + 1)), 1),
+                       "bleu": round(s["bleu"], 2), "chrf": round(s["chrf"], 2)})
+        print(f"[nmt_curve] epoch {e:3d}  {points[-1]['cpu_s']:7.0f} CPU s  valid BLEU {s['bleu']:.2f}  "
               f"chrF {s['chrf']:.2f}", flush=True)
     return {"profile": profile, "config": asdict(cfg), "hardware": pipeline.hardware(),
             "threads": pipeline.FAIRSEQ_THREADS, "measured": time.strftime("%Y-%m-%d"), "rule": RULE,
