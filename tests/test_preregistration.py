@@ -18,7 +18,6 @@ REG = prereg.load()
 # README "Pre-registration"); until their records are exported these fail, and strict xfail makes
 # the marker go the moment they pass.
 _PENDING = pytest.mark.xfail(strict=True, reason="the registered base references are still training (shards)")
-_TINY = pytest.mark.xfail(strict=True, reason="tiny is not switched to a searched testbed yet (README)")
 
 
 def _git(*args: str) -> subprocess.CompletedProcess:
@@ -119,7 +118,6 @@ def test_a_registration_is_never_rewritten(tmp_path):
     assert path.read_text() == "[testbed]\n"
 
 
-@_TINY
 def test_every_profile_that_names_a_testbed_trains_what_the_search_measured_and_passes_its_gate():
     doc = testbed.load()
     named = {n: p for n, p in PROFILES.items() if p.testbed}
