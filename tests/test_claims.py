@@ -71,7 +71,11 @@ def test_non_default_runs_never_overwrite_the_ledger(tmp_path, capsys, monkeypat
     monkeypatch.delenv("LSKD_DEFAULTS", raising=False)
     assert save_verdicts("tiny", table, chapter="03_student_grid", root=tmp_path) is None
     assert "did not come through `lskd run`" in capsys.readouterr().out
-    for params, want in ((dict(alphas=[0.0, 0.2]), None), (dict(seeds=[0, 1, 2]), "saved")):
+    from lskd_core.profiles import get_profile
+
+    # The profile's own seeds, written out, are still its default run; other seeds are not.
+    for params, want in ((dict(alphas=[0.0, 0.2]), None), (dict(seeds=list(get_profile("tiny").seeds)), "saved"),
+                         (dict(seeds=[0, 1]), None)):
         flag = notebook.runs_with_defaults(defaults, {"profile": "tiny", **params})
         monkeypatch.setenv("LSKD_DEFAULTS", "1" if flag else "0")
         got = save_verdicts("tiny", table, chapter="03_student_grid", root=tmp_path)
