@@ -107,6 +107,8 @@ def table(doc: dict) -> pd.DataFrame:
                      "CE student (%)": s["ce"], "teacher gap (points)": s["teacher_gap"],
                      "KD - CE at T=1 (points)": gain(1.0), "KD - CE at T=3 (points)": gain(3.0),
                      "training per seed (s)": s["train_s_per_seed"],
+                     # The tiny rule's comparison: every eligible candidate timed in one process, side by side.
+                     "side by side (s)": e.get("timing", {}).get("per_seed_s"),
                      "3x-epochs gaps (points)": ", ".join(f"{k} {v:+.2f}" for k, v in plat.items()) if plat else "",
                      "what it tries": e.get("why", "")})
     return pd.DataFrame(rows)
