@@ -27,7 +27,7 @@ import json
 import resource
 import sys
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict, fields as dataclass_fields, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,11 +59,17 @@ def pick(points: list[dict], rule: dict = RULE) -> dict:
                     f"is {gain[e]:.2f} BLEU short of its 3x run")}
 
 
-def measure(profile: str, epochs: int, scored: list[int], seed: int = 0) -> dict:
-    base = get_profile(profile).nmt
+def label(profile: str, overrides: dict) -> str:
+    """The curve's name in the results file: the profile, with any overridden fields."""
+    return profile + ("[" + ",".join(f"{k}={v}" for k, v in sorted(overrides.items())) + "]" if overrides else "")
+
+
+def measure(profile: str, epochs: int, scored: list[int], seed: int = 0, overrides: dict | None = None) -> dict:
+    overrides = overrides or {}
+    base = replace(get_profile(profile).nmt, **overrides)
     cfg = replace(base, alpha=0.0, seed=seed, temperature=None, max_epoch=epochs)
     data = pipeline.prepare(cfg)
-    out = cache_root() / "bench" / f"nmt-curve-{profile}-s{seed}"
+    out = cache_root() / "bench" / f"nmt-curve-{label(profile, overrides)}-s{seed}"
     out.mkdir(parents=True, exist_ok=True)
     # One epoch per fairseq call (it resumes from checkpoint_last.pt; its per-update seeding makes the
     # result the same as one long call), so that each epoch's CPU time is measured on its own: CPU
@@ -89,7 +95,7 @@ def measure(profile: str, epochs: int, scored: list[int], seed: int = 0) -> dict
                        "bleu": round(s["bleu"], 2), "chrf": round(s["chrf"], 2)})
         print(f"[nmt_curve] epoch {e:3d}  {points[-1]['cpu_s']:7.0f} CPU s  valid BLEU {s['bleu']:.2f}  "
               f"chrF {s['chrf']:.2f}", flush=True)
-    return {"profile": profile, "config": asdict(cfg), "hardware": pipeline.hardware(),
+    return {"profile": profile, "overrides": overrides, "config": asdict(cfg), "hardware": pipeline.hardware(),
             "threads": pipeline.FAIRSEQ_THREADS, "measured": time.strftime("%Y-%m-%d"), "rule": RULE,
             "points": points, "pick": pick(points)}
 
@@ -99,6 +105,8 @@ def main(argv=None) -> int:
     p.add_argument("--profile", default="base")
     p.add_argument("--epochs", type=int, default=48)
     p.add_argument("--score", type=int, nargs="+", default=[1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48])
+    p.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
+                   help="override fields of the profile's translation config (e.g. max_tokens=1024)")
     p.add_argument("--show", action="store_true", help="print the committed curve and its pick")
     a = p.parse_args(argv)
     if a.show:
@@ -111,9 +119,17 @@ def main(argv=None) -> int:
         print(f"error: scored epochs {bad} lie outside 1..{a.epochs}", file=sys.stderr)
         return 2
     get_profile(a.profile).require("translation")
-    entry = measure(a.profile, a.epochs, sorted(set(a.score)))
+    fields = {f.name: f.type for f in dataclass_fields(pipeline.NMTConfig)}
+    overrides = {}
+    for item in a.set:
+        key, _, value = item.partition("=")
+        if key not in fields or not value:
+            print(f"error: --set {item!r}: expected FIELD=VALUE with FIELD one of {', '.join(fields)}", file=sys.stderr)
+            return 2
+        overrides[key] = json.loads(value) if value[0] in "0123456789-[{tfn" else value
+    entry = measure(a.profile, a.epochs, sorted(set(a.score)), overrides=overrides)
     doc = json.loads(OUT.read_text()) if OUT.is_file() else {}
-    doc[a.profile] = entry
+    doc[label(a.profile, overrides)] = entry
     atomic_write_json(OUT, doc)
     print("pick:", entry["pick"])
     return 0
