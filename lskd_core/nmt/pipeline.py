@@ -294,7 +294,9 @@ def score(ckpt: Path, data: Path, cfg: NMTConfig, split: str, out: Path) -> dict
             refs[int(i)] = text
     ids = sorted(refs)
     hyp_list, ref_list = [hyps.get(i, "") for i in ids], [[refs[i] for i in ids]]
-    b = sacrebleu.corpus_bleu(hyp_list, ref_list)
+    # force: the references are the corpus as it is (some program messages end in " ."); sacrebleu's
+    # "forgot to detokenize?" warning would print under every score and nobody can act on it.
+    b = sacrebleu.corpus_bleu(hyp_list, ref_list, force=True)
     # chrF as well: on short segments and weak models BLEU's 4-gram precision is
     # mostly zero, while character n-grams still rank the systems.
     chrf = sacrebleu.corpus_chrf(hyp_list, ref_list)
