@@ -636,6 +636,10 @@ def correlation_claim(key: str, row: dict, paper: str) -> dict:
     contrast column holds ``-r`` (the claims here expect a negative correlation), so that, as for
     every claim, a positive number means the claim's direction."""
     spec = get(key)
+    ci = row["95% CI"]
+    if row["r"] is not None:  # the interval of -r is that of r, negated and reversed
+        lo, hi = (float(v) for v in ci.strip("[]").split(","))
+        ci = f"[{-hi:.3f}, {-lo:.3f}]"
     return {"key": key, "claim": spec.statement, "ours: mean diff": None if row["r"] is None else -row["r"],
-            "95% CI": row["95% CI"], "n seeds": row["n points"], "verdict": row["verdict"], "p": row["p"],
+            "95% CI": ci, "n seeds": row["n points"], "verdict": row["verdict"], "p": row["p"],
             "paper evidence": paper}

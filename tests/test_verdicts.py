@@ -294,3 +294,18 @@ def test_expected_effect_is_the_papers_contrast_scaled_by_the_error_ratio():
         (top1("5", 0.1, 1) - top1("5", 0.0, 1)) / 2)
     # where the paper's own tables point against a claim on average, nothing is expected
     assert expected_effect(get("ls_hurts_at_T64").as_claim(), ("2A-R50",), ours) is None
+
+
+def test_a_correlation_claim_shows_minus_r_with_its_own_interval():
+    """The row reports -r (positive = the claim's direction); its interval must be -r's, holding it."""
+    from lskd_core.claims import correlation_claim
+    from lskd_core.verdicts import correlation_row
+
+    x = [0.1, 0.4, 0.2, 0.9, 0.5, 0.7, 0.3, 0.8]
+    y = [2.0, 1.1, 1.9, 0.2, 1.0, 0.9, 1.2, 0.1]
+    raw = correlation_row(x, y)
+    row = correlation_claim("more_diffusion_lower_accuracy", raw, "none")
+    lo, hi = (float(v) for v in row["95% CI"].strip("[]").split(","))
+    assert row["ours: mean diff"] == -raw["r"] > 0 and lo <= row["ours: mean diff"] <= hi
+    r_lo, r_hi = (float(v) for v in raw["95% CI"].strip("[]").split(","))
+    assert (lo, hi) == (-r_hi, -r_lo) and row["verdict"] == "supported"
