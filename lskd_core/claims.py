@@ -642,4 +642,4 @@ def correlation_claim(key: str, row: dict, paper: str) -> dict:
         ci = f"[{-hi:.3f}, {-lo:.3f}]"
     return {"key": key, "claim": spec.statement, "ours: mean diff": None if row["r"] is None else -row["r"],
             "95% CI": ci, "n seeds": row["n points"], "verdict": row["verdict"], "p": row["p"],
-            "paper evidence": paper}
+            "detectable": row.get("detectable"), "paper evidence": paper}

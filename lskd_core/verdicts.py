@@ -173,14 +173,17 @@ def correlation_row(x, y, expected_sign: int = -1) -> dict:
     x, y = np.asarray(list(x), dtype=float), np.asarray(list(y), dtype=float)
     n = len(x)
     if n < 4 or np.std(x) == 0 or np.std(y) == 0:
-        return {"r": None, "95% CI": "n/a", "n points": n, "verdict": "not testable", "p": None}
+        return {"r": None, "95% CI": "n/a", "n points": n, "verdict": "not testable", "p": None, "detectable": None}
     res = stats.pearsonr(x, y)
     r = float(res.statistic)
     z, half = math.atanh(min(max(r, -0.999999), 0.999999)), stats.norm.ppf(0.975) / math.sqrt(n - 3)
     lo, hi = math.tanh(z - half), math.tanh(z + half)
     lo_s, hi_s = sorted((expected_sign * lo, expected_sign * hi))
+    # The smallest |r| found with 80 % power at this n: atanh(r) must clear the interval's half-width
+    # by the 80 % normal quantile (the Fisher-z counterpart of detectable_effect).
+    detectable = math.tanh((stats.norm.ppf(0.975) + stats.norm.ppf(0.8)) / math.sqrt(n - 3))
     return {"r": round(r, 3), "95% CI": f"[{lo:.3f}, {hi:.3f}]", "n points": n, "verdict": verdict(lo_s, hi_s),
-            "p": round(float(res.pvalue), 4)}
+            "p": round(float(res.pvalue), 4), "detectable": round(detectable, 3)}
 
 
 def holm(pvalues: list[float | None], level: float = 0.05) -> list[bool | None]:

@@ -309,3 +309,6 @@ def test_a_correlation_claim_shows_minus_r_with_its_own_interval():
     assert row["ours: mean diff"] == -raw["r"] > 0 and lo <= row["ours: mean diff"] <= hi
     r_lo, r_hi = (float(v) for v in raw["95% CI"].strip("[]").split(","))
     assert (lo, hi) == (-r_hi, -r_lo) and row["verdict"] == "supported"
+    # 80 % power at n = 8: atanh(r) = (1.960 + 0.842) / sqrt(5) = 1.2531, r = 0.849 (closed form).
+    assert row["detectable"] == pytest.approx(math.tanh((1.959964 + 0.841621) / math.sqrt(5)), abs=1e-3)
+    assert row["detectable"] == pytest.approx(0.849, abs=1e-3)
