@@ -14,10 +14,6 @@ from lskd_core.profiles import PROFILES
 
 REG = prereg.load()
 
-# The 10-seed base references are trained in shards across working blocks (results/cache/base-s*,
-# README "Pre-registration"); until their records are exported these fail, and strict xfail makes
-# the marker go the moment they pass.
-_PENDING = pytest.mark.xfail(strict=True, reason="the registered base references are still training (shards)")
 
 
 def _git(*args: str) -> subprocess.CompletedProcess:
@@ -62,7 +58,6 @@ def _records(kind: str):
     return [json.loads(p.read_text()) for p in sorted((RESULTS / kind / prof).glob("*.json"))]
 
 
-@_PENDING
 def test_every_committed_record_of_the_profile_was_made_with_the_registered_configuration_and_code():
     recs = _records("claims") + _records("records")
     assert recs, "no committed records for the registered profile"
@@ -80,7 +75,6 @@ def test_every_committed_record_of_the_profile_was_made_with_the_registered_conf
         assert diff.returncode == 0 and diff.stdout.strip() == "", (name, diff.stdout)
 
 
-@_PENDING
 def test_the_records_use_the_registered_expectations_and_the_gate_and_grid_are_powered():
     rows = {r["key"]: r for rec in _records("claims") for r in rec["rows"]}
     for key, entry in REG["claims"].items():
