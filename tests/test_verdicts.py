@@ -312,3 +312,11 @@ def test_a_correlation_claim_shows_minus_r_with_its_own_interval():
     # 80 % power at n = 8: atanh(r) = (1.960 + 0.842) / sqrt(5) = 1.2531, r = 0.849 (closed form).
     assert row["detectable"] == pytest.approx(math.tanh((1.959964 + 0.841621) / math.sqrt(5)), abs=1e-3)
     assert row["detectable"] == pytest.approx(0.849, abs=1e-3)
+
+
+def test_a_contrast_equal_on_every_seed_keeps_a_p_value_for_holm():
+    from lskd_core.verdicts import interval_row
+
+    assert interval_row([-0.5] * 10)["p"] == 0.0 and interval_row([-0.5] * 10)["verdict"] == "not supported"
+    assert interval_row([0.0] * 4)["p"] == 1.0
+    assert interval_row([0.3])["p"] is None  # one seed: no test at all
