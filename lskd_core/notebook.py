@@ -497,6 +497,8 @@ class BookProgress:
 
     def __init__(self, stems: list[str], last: dict[str, float], lanes: int, every: float = 30.0) -> None:
         known = [last[s] for s in stems if s in last]
+        # Without any timing of an earlier build there is nothing to estimate from: say so, not a guess.
+        self.timed = bool(known)
         fallback = sum(known) / len(known) if known else 60.0
         self.expected = {s: last.get(s, fallback) for s in stems}
         self.lanes, self.every = lanes, every
@@ -518,15 +520,25 @@ class BookProgress:
                    for s in self.expected if s not in self.finished)
         return work / self.lanes
 
+    def overrun(self) -> bool:
+        """Whether a running chapter has outlasted its expected time (the estimate is then a floor)."""
+        now = time.perf_counter()
+        return any(now - t > self.expected[s] for s, t in self.start.items() if s not in self.finished)
+
+    def left(self) -> str:
+        if not self.timed:
+            return "no estimate of the time left (no earlier build of this profile was timed)"
+        return f"{'at least' if self.overrun() else 'about'} {self.left_s():.0f} s left"
+
     def line(self) -> str:
         return (f"[lskd book] {len(self.finished)}/{len(self.expected)} chapters, "
-                f"{time.perf_counter() - self.t0:.0f} s elapsed, about {self.left_s():.0f} s left "
-                f"(estimated from the last build's timings)")
+                f"{time.perf_counter() - self.t0:.0f} s elapsed, {self.left()}"
+                + (" (estimated from the last build's timings)" if self.timed else ""))
 
     def _refresh(self) -> None:
         if self._bar is not None:
             self._bar.n = len(self.finished)
-            self._bar.set_postfix_str(f"about {self.left_s():.0f} s left", refresh=True)
+            self._bar.set_postfix_str(self.left(), refresh=True)
 
     def __enter__(self):
         import threading

@@ -528,7 +528,12 @@ def test_book_progress_estimates_the_time_left_from_the_last_timings():
     p.start["a"] -= 40  # a has run 40 s of its expected 100
     p.done("b")
     assert abs(p.left_s() - (60 + 30 + 60) / 2) < 0.5
-    assert p.line().startswith("[lskd book] 1/4 chapters") and "s left" in p.line()
+    assert p.line().startswith("[lskd book] 1/4 chapters") and "about" in p.line() and "s left" in p.line()
+    p.start["a"] -= 100  # now past its expected 100 s: the estimate becomes a floor
+    assert "at least" in p.line()
+    # A first build has no timings to estimate from, and says so instead of guessing.
+    first = BookProgress(["a", "b"], {}, lanes=2)
+    assert "no estimate" in first.line() and "about" not in first.line()
 
 
 def test_every_chapter_states_its_question():
