@@ -119,7 +119,7 @@ def main(argv=None) -> int:
         print(f"error: scored epochs {bad} lie outside 1..{a.epochs}", file=sys.stderr)
         return 2
     get_profile(a.profile).require("translation")
-    fields = {f.name: f.type for f in dataclass_fields(pipeline.NMTConfig)}
+    fields = [f.name for f in dataclass_fields(pipeline.NMTConfig)]
     overrides = {}
     for item in a.set:
         key, _, value = item.partition("=")

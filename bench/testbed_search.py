@@ -288,6 +288,7 @@ def time_side_by_side(names: list[str], epochs: int = 10, rounds: int = 3) -> No
 
     doc = load()
     parts: dict[str, dict[str, list[float]]] = {n: {"teacher": [], "ce": [], "kd_sweep": []} for n in names}
+    old_cache = os.environ.get("LSKD_CACHE")
     with tempfile.TemporaryDirectory(prefix="lskd-timing-") as tmp:
         for r in range(rounds):
             order = names[r % len(names):] + names[:r % len(names)]
@@ -303,6 +304,11 @@ def time_side_by_side(names: list[str], epochs: int = 10, rounds: int = 3) -> No
                     parts[name][key].append(wall * full / epochs)
                 print(f"[testbed] timing round {r + 1}/{rounds}: {name} "
                       f"{sum(v[-1] for v in parts[name].values()):.1f} s per seed", flush=True)
+    # The temporary caches are gone: leave LSKD_CACHE as the caller had it.
+    if old_cache is None:
+        os.environ.pop("LSKD_CACHE", None)
+    else:
+        os.environ["LSKD_CACHE"] = old_cache
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
     for name in names:
         med = {k: round(statistics.median(v), 1) for k, v in parts[name].items()}

@@ -91,6 +91,26 @@ _CPU = dict(dataset="fashion_mnist", small_input=True, batch_size=256, lr=0.2, w
 # The testbed search's small-data settings (bench/testbed_search.py): 5,000 training images pooled
 # to 14x14, batch 128 at lr 0.1, one-cycle SGD. Teacher and student train on the same images.
 _TESTBED = dict(_CPU, downsample=2, n_train=5_000, batch_size=128, lr=0.1)
+# The translation model of the CPU testbeds: the whole gettext corpus and a one-layer Transformer.
+_GETTEXT_NMT = dict(n_train=None, vocab_size=2000, embed_dim=64, ffn_dim=128, layers=1, heads=2, lr=2e-3,
+                    warmup_updates=200, beam=1)
+
+
+def _testbed_profile(name: str, testbed: str, seeds: tuple[int, ...], teacher: dict, student: dict,
+                     expected_wall: str, nmt: NMTConfig) -> "Profile":
+    """A CPU profile on a searched testbed: the teacher trains augmented, the student on the same images
+    without augmentation, both from ``_TESTBED``; the description is written from the configs."""
+    t = TrainConfig(**{**_TESTBED, "augment": True, **teacher})
+    s = TrainConfig(**{**_TESTBED, **student})
+    side = 28 // t.downsample
+    return Profile(
+        name, t, s, seeds=seeds, temperatures=(1.0, 2.0, 3.0, 64.0), hardware="2 CPU cores",
+        expected_wall=expected_wall, testbed=testbed, nmt=nmt,
+        description=f"{t.n_train:,} Fashion-MNIST training images pooled to {side}x{side} (all 10,000 test "
+                    f"images), a {t.arch} CNN teacher trained with flips and shifts for {t.num_epochs} epochs and "
+                    f"a {s.arch} CNN student trained without them for {s.num_epochs}, one-cycle SGD, {len(seeds)} "
+                    "seeds with teachers varied per seed. The testbed search chose it because distillation from "
+                    "the plain teacher helps here (chapter 3's gate).")
 
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
@@ -101,46 +121,28 @@ PROFILES: dict[str, Profile] = {
         description="Proves every chapter runs end to end; its numbers mean nothing.",
         nmt=NMTConfig(n_train=600, vocab_size=500, embed_dim=32, ffn_dim=64, layers=1, heads=2, max_epoch=1,
                       warmup_updates=10, beam=1)),
-    "tiny": Profile(
-        "tiny",
-        # The testbed search's tiny rule (bench/testbed_search.py, CRITERIA["tiny"], chosen with the
-        # plain teacher only): the base pipeline made cheaper, 3,000 images, a 100-epoch augmented
-        # 32-64-128 teacher and an 8-16-32 student; the least training per seed, timed side by side,
-        # among the 5-seed candidates whose KD gain's interval lies above zero at T = 1 and T = 3.
-        TrainConfig(**{**_TESTBED, "n_train": 3_000, "augment": True}, arch="convnet3_l", num_epochs=100),
-        TrainConfig(**{**_TESTBED, "n_train": 3_000}, arch="convnet3_s", num_epochs=60),
-        seeds=tuple(range(5)), temperatures=(1.0, 2.0, 3.0, 64.0), hardware="2 CPU cores",
+    # The testbed search's tiny rule (bench/testbed_search.py, CRITERIA["tiny"], chosen with the plain
+    # teacher only): the base pipeline made cheaper; the least training per seed, timed side by side,
+    # among the 5-seed candidates whose KD gain's interval lies above zero at T = 1 and T = 3.
+    "tiny": _testbed_profile(
+        "tiny", "tiny_n3k_s", seeds=tuple(range(5)),
+        teacher=dict(n_train=3_000, arch="convnet3_l", num_epochs=100),
+        student=dict(n_train=3_000, arch="convnet3_s", num_epochs=60),
         expected_wall="the whole book cold (README, 'Two commands', measured)",
-        description="3,000 Fashion-MNIST training images pooled to 14x14 (all 10,000 test images), a 32-64-128 "
-                    "CNN teacher trained with flips and shifts for 100 epochs and an 8-16-32 CNN student trained "
-                    "without them for 60, one-cycle SGD, 5 seeds with teachers varied per seed. The testbed search "
-                    "chose it because distillation from the plain teacher helps here (chapter 3's gate).",
-        testbed="tiny_n3k_s",
-        # Translation sized for the book's CPU budget: the whole gettext corpus, one epoch per model, in
-        # batches of 512 tokens. Measured with bench/nmt_curve.py (plain teacher, validation split,
-        # 2026-12-02): one epoch at 512 tokens reaches 3.18 BLEU in 55 CPU s, where 4,096-token batches
-        # need 3 epochs (177 CPU s) for 2.30; the 3,000-pair, 3-epoch run this replaces scored 0.01.
-        nmt=NMTConfig(n_train=None, vocab_size=2000, embed_dim=64, ffn_dim=128, layers=1, heads=2, max_epoch=1,
-                      lr=2e-3, warmup_updates=200, max_tokens=512, beam=1)),
-    "base": Profile(
-        "base",
-        # The testbed search's pick (issue 24; bench/testbed_search.py, chosen with the plain teacher
-        # only): a 32-64-128 teacher trained 200 epochs on 5,000 augmented images, a 16-32-64 student
-        # trained 60 epochs on the same images without augmentation, both at 14x14.
-        TrainConfig(**{**_TESTBED, "augment": True}, arch="convnet3_l", num_epochs=200),
-        TrainConfig(**_TESTBED, arch="convnet3_m", num_epochs=60),
-        seeds=tuple(range(10)), temperatures=(1.0, 2.0, 3.0, 64.0), hardware="2 CPU cores",
-        expected_wall="every chapter's runs in about 6 CPU-core hours, sharded by seed (a 200-epoch teacher took 580-700 s "
-                      "at one thread, measured 2026-12-02); reference records in results/",
-        description="5,000 Fashion-MNIST training images pooled to 14x14 (all 10,000 test images), a 32-64-128 "
-                    "CNN teacher trained with flips and shifts for 200 epochs and a 16-32-64 CNN student trained "
-                    "without them for 60, one-cycle SGD, 10 seeds with teachers varied per seed. The testbed search "
-                    "chose it because distillation from the plain teacher helps here (chapter 3's gate).",
-        testbed="n5k_augT_14px_m_t200",
-        # Translation: the whole gettext corpus with tiny's model, teachers and students 6 epochs,
-        # teachers varied per seed; its rows are results/nmt/base.json (about 2 h alone on 2 cores).
-        nmt=NMTConfig(n_train=None, vocab_size=2000, embed_dim=64, ffn_dim=128, layers=1, heads=2, max_epoch=6,
-                      lr=2e-3, warmup_updates=200, max_tokens=4096, beam=1)),
+        # One epoch per model in 512-token batches. Measured with bench/nmt_curve.py (plain teacher,
+        # validation split, 2026-12-02): one epoch at 512 tokens reaches 3.18 BLEU in 55 CPU s, where
+        # 4,096-token batches need 3 epochs (177 CPU s) for 2.30; the 3,000-pair, 3-epoch run this
+        # replaces scored 0.01.
+        nmt=NMTConfig(**_GETTEXT_NMT, max_epoch=1, max_tokens=512)),
+    # The testbed search's pick (issue 24; bench/testbed_search.py, chosen with the plain teacher only).
+    "base": _testbed_profile(
+        "base", "n5k_augT_14px_m_t200", seeds=tuple(range(10)),
+        teacher=dict(arch="convnet3_l", num_epochs=200), student=dict(arch="convnet3_m", num_epochs=60),
+        expected_wall="every chapter's runs in about 6 CPU-core hours, sharded by seed (a 200-epoch teacher took "
+                      "580-700 s at one thread, measured 2026-12-02); reference records in results/",
+        # Teachers and students 6 epochs, teachers varied per seed; its rows are results/nmt/base.json
+        # (about 2 h alone on 2 cores).
+        nmt=NMTConfig(**_GETTEXT_NMT, max_epoch=6, max_tokens=4096)),
     "small": Profile(
         "small",
         TrainConfig(**_FM, arch="resnet_m", num_epochs=30),

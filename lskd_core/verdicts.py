@@ -55,6 +55,20 @@ def verdict(lo: float, hi: float) -> str:
 # The four-way verdict's third outcome: the data bound the effect inside the registered margin,
 # so an effect of the paper's size is ruled out although a small one may remain.
 SMALLER = "smaller than the paper's effect"
+# How the prose names each verdict, in the order a count lists them.
+VERDICT_WORDS = {"supported": "supported", "not supported": "contradicted", SMALLER: SMALLER,
+                 "inconclusive": "inconclusive", "not run": "not run"}
+
+
+def count_words(verdicts) -> str:
+    """``"3 supported, 1 contradicted and 1 inconclusive"``: every verdict counted, so the parts add up
+    to the number of rows (a verdict outside ``VERDICT_WORDS`` is named as it is, after the others)."""
+    counts: dict[str, int] = {}
+    for v in verdicts:
+        counts[v] = counts.get(v, 0) + 1
+    order = [v for v in VERDICT_WORDS if v in counts] + [v for v in counts if v not in VERDICT_WORDS]
+    parts = [f"{counts[v]} {VERDICT_WORDS.get(v, v)}" for v in order]
+    return "none" if not parts else parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def detectable_effect(sd: float, n: int, power: float = 0.8, level: float = 0.95) -> float:

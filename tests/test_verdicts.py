@@ -320,3 +320,12 @@ def test_a_contrast_equal_on_every_seed_keeps_a_p_value_for_holm():
     assert interval_row([-0.5] * 10)["p"] == 0.0 and interval_row([-0.5] * 10)["verdict"] == "not supported"
     assert interval_row([0.0] * 4)["p"] == 1.0
     assert interval_row([0.3])["p"] is None  # one seed: no test at all
+
+
+def test_a_verdict_count_names_every_kind_so_the_parts_add_up():
+    from lskd_core.verdicts import SMALLER, count_words
+
+    got = count_words(["supported", SMALLER, "not supported", "supported", "inconclusive"])
+    assert got == f"2 supported, 1 contradicted, 1 {SMALLER} and 1 inconclusive"
+    assert count_words(["odd", "supported"]) == "1 supported and 1 odd"
+    assert count_words([]) == "none"
