@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lskd_core.notebook import chapter_needs, toc_chapters  # noqa: E402
+from lskd_core.notebook import chapter_environment, chapter_needs, toc_chapters  # noqa: E402
 
 
 def prepare(out: Path) -> None:
@@ -113,7 +113,9 @@ def run_one(prepared: Path, stem: str, profile: str) -> None:
 
     ns = {"__name__": "__main__", "display": sys.modules["IPython.display"].display}
     os.chdir(ROOT / "notebooks")  # as papermill runs a chapter
-    for cell in _load(prepared, stem).cells:
+    nb = _load(prepared, stem)
+    os.environ.update(chapter_environment(nb, stem, {"profile": profile}))
+    for cell in nb.cells:
         if cell.cell_type != "code":
             continue
         exec(compile(cell.source, f"<{stem}>", "exec"), ns)
@@ -126,8 +128,7 @@ def execute(prepared: Path, profile: str, stems: list[str], jobs: int | None, bu
     executed = Path(os.environ.get("TMPDIR", "/tmp")) / "lskd-executed"
     executed.mkdir(parents=True, exist_ok=True)
     # Only the profile is set: every other parameter keeps its default, so the records may be saved.
-    env = {**os.environ, "LSKD_PROGRESS": "0", "PYTHONUNBUFFERED": "1", "LSKD_EXECUTED_DIR": str(executed),
-           "LSKD_DEFAULTS": "1"}
+    env = {**os.environ, "LSKD_PROGRESS": "0", "PYTHONUNBUFFERED": "1", "LSKD_EXECUTED_DIR": str(executed)}
     prepared = prepared.resolve()  # each chapter runs in notebooks/
     stems = stems or image_chapters(prepared)
     jobs = jobs or len(stems)

@@ -102,8 +102,7 @@ def execute(source: Path, parameters: dict[str, Any] | None = None, output: Path
     # `lskd runs gc` can tell a killed run's leftovers from a live one's.
     with tempfile.TemporaryDirectory(prefix=f"lskd-nb-{os.getpid()}-") as tmp, \
             _env(LSKD_PROGRESS="0", LSKD_CACHE=str(cache_root()), LSKD_EXECUTED_DIR=str(output.parent.resolve()),
-                 LSKD_CHAPTER=source.stem, LSKD_DEFAULTS="1" if runs_with_defaults(defaults, params) else "0",
-                 LSKD_CHAPTER_DEFAULTS=json.dumps(defaults), LSKD_CHAPTER_NEEDS=json.dumps(sorted(chapter_needs(nb)))):
+                 **chapter_environment(nb, source.stem, params)):
         src = Path(tmp) / f"{source.stem}.ipynb"
         out = Path(tmp) / f"{source.stem}.out.ipynb"
         nbformat.write(nb, src)
@@ -139,6 +138,16 @@ def execute(source: Path, parameters: dict[str, Any] | None = None, output: Path
             return Result(source.stem, False, time.perf_counter() - t0, kept,
                           f"could not write {output} ({exc.strerror}); the executed chapter is kept at {kept}")
     return Result(source.stem, True, time.perf_counter() - t0, output)
+
+
+def chapter_environment(nb, stem: str, params: dict[str, Any]) -> dict[str, str]:
+    """What a chapter's kernel is told about the chapter it runs: its name, its declared defaults,
+    what it needs of its profile, and whether this run keeps the defaults (and so may save records).
+    ``lskd run`` and the script runner of ``bench/gpu_chapters.py`` both set exactly these."""
+    defaults = declared_parameters(nb)
+    return {"LSKD_CHAPTER": stem, "LSKD_DEFAULTS": "1" if runs_with_defaults(defaults, params) else "0",
+            "LSKD_CHAPTER_DEFAULTS": json.dumps(defaults),
+            "LSKD_CHAPTER_NEEDS": json.dumps(sorted(chapter_needs(nb)))}
 
 
 def runs_with_defaults(defaults: dict[str, Any], params: dict[str, Any]) -> bool:
