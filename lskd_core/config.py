@@ -10,7 +10,8 @@ epoch, which is what makes a resumed run bitwise equal to an uninterrupted one.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from .data import MODULES, in_memory
 from .models import ARCHS, check_weights
@@ -61,6 +62,10 @@ class TrainConfig:
     # File-based sets: "cpu" = torchvision transforms in DataLoader workers; "device" = JPEGs decoded and
     # augmented on the training device (nvJPEG on a GPU; lskd_core.data.device_decode).
     decode: str = "cpu"
+    # Epochs between evaluations on the test split (the last epoch is always evaluated). On a small
+    # training set the test pass costs as much as the epoch itself; training never reads it, so
+    # the weights and the final accuracy are the same for any value (tests/test_training.py).
+    eval_every: int = 1
 
     def validate(self) -> "TrainConfig":
         if self.dataset not in MODULES:
@@ -73,7 +78,7 @@ class TrainConfig:
             raise ValueError(f"unknown schedule {self.schedule!r}; valid: {', '.join(SCHEDULES)}")
         if self.amp not in AMP:
             raise ValueError(f"unknown amp {self.amp!r}; valid: {', '.join(AMP)}")
-        for name in ("num_epochs", "batch_size"):
+        for name in ("num_epochs", "batch_size", "eval_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if isinstance(self.downsample, bool) or not isinstance(self.downsample, int) or self.downsample < 1:
@@ -91,6 +96,16 @@ class TrainConfig:
         if self.weights:  # a missing or wrong weights file fails before any training
             check_weights(self.weights, self.weights_sha256)
         return self
+
+
+# Fields added after runs were cached enter a run's key only when set away from these defaults,
+# so every run cached before a field existed keeps its key.
+LATE_FIELDS: dict[str, Any] = {"eval_every": 1}
+
+
+def key_fields(cfg: TrainConfig) -> dict[str, Any]:
+    """A config as run keys and registrations hash it: every field, less late ones at their default."""
+    return {k: v for k, v in asdict(cfg).items() if not (k in LATE_FIELDS and v == LATE_FIELDS[k])}
 
 
 # A sweep trains every temperature side by side; more than this is a typo, not an experiment.

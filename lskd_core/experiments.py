@@ -12,7 +12,7 @@ from .cache import Run
 from .profiles import DoesNotApply, Profile, get_profile, student_config, teacher_config  # noqa: F401
 from .config import TrainConfig
 from .data.batching import load_data
-from .loop import predict
+from .loop import evaluated_epochs, predict
 from .train import load_model, train_students, train_teacher
 
 
@@ -126,6 +126,12 @@ def followed_classes(profile: Profile, n_near: int = 1) -> list[str]:
 def teachers(profile: Profile | str, alphas, seed: int = 0, **overrides) -> dict[float, Run]:
     prof = get_profile(profile) if isinstance(profile, str) else profile
     return {float(a): train_teacher(teacher_config(prof, a, seed, **overrides)) for a in alphas}
+
+
+def test_curve(run: Run) -> tuple[list[int], list[float]]:
+    """A run's test top-1 by epoch: ``(epochs, top1)``, at the epochs it was evaluated (``eval_every``)."""
+    curves = run.metrics()["curves"]
+    return evaluated_epochs(curves), curves["test_top1"]
 
 
 def teacher_floor(profile: Profile | str, alphas, seeds) -> bool:

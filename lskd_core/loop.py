@@ -36,7 +36,14 @@ class NonFiniteLoss(FloatingPointError):
 
 
 def _new_curves() -> dict[str, list]:
-    return {"epoch": [], "lr": [], "train_loss": [], "train_parts": [], "test_top1": [], "test_top5": []}
+    return {"epoch": [], "lr": [], "train_loss": [], "train_parts": [], "test_epoch": [], "test_top1": [],
+            "test_top5": []}
+
+
+def evaluated_epochs(curves: dict[str, list]) -> list[int]:
+    """The epochs at which ``test_top1``/``test_top5`` were taken (runs made before ``eval_every``
+    existed evaluated every epoch and did not record them)."""
+    return curves.get("test_epoch", curves["epoch"])
 
 
 @dataclass
@@ -140,7 +147,8 @@ def fit(members: list[Member], data, cfg: TrainConfig, teacher: nn.Module | None
             last_save = time.monotonic()
             run.save(ckpt_path, epoch, wall)
         dist.barrier()
-        bar.set_postfix({m.name: f"{m.curves['test_top1'][-1]:.1f}" for m in members[:4]})
+        if members[0].curves["test_top1"]:
+            bar.set_postfix({m.name: f"{m.curves['test_top1'][-1]:.1f}" for m in members[:4]})
     bar.close()
     for i, m in enumerate(members):
         m.model.load_state_dict(run.stack.member_state(i))
@@ -252,10 +260,13 @@ class _Training:
         return self._table
 
     def log_epoch(self, epoch: int, sums: list[dict[str, Tensor]], data) -> None:
-        """Append the epoch's training losses (over all ranks) and test accuracy to each member's curves."""
+        """Append the epoch's training losses (over all ranks) to each member's curves, and its test
+        accuracy on every ``eval_every``-th epoch and the last."""
         cfg = self.cfg
         n_train = len(data.train.y) if isinstance(data.train, TensorSplit) else len(data.train)
-        logits, labels, _ = predict(self.stack, data.test, cfg, batch_size=max(cfg.batch_size, 256))
+        evaluate = (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.num_epochs
+        if evaluate:
+            logits, labels, _ = predict(self.stack, data.test, cfg, batch_size=max(cfg.batch_size, 256))
         for i, m in enumerate(self.members):
             total_ = dict(zip(sums[i], dist.sum_floats([float(v) for v in sums[i].values()], self.device)))
             c = m.curves
@@ -263,8 +274,10 @@ class _Training:
             c["lr"].append(lr_at(cfg, epoch))
             c["train_loss"].append(total_.pop("loss") / n_train)
             c["train_parts"].append({k: v / n_train for k, v in total_.items()})
-            c["test_top1"].append(topk_accuracy(logits[i], labels, 1))
-            c["test_top5"].append(topk_accuracy(logits[i], labels, 5))
+            if evaluate:
+                c["test_epoch"].append(epoch + 1)
+                c["test_top1"].append(topk_accuracy(logits[i], labels, 1))
+                c["test_top5"].append(topk_accuracy(logits[i], labels, 5))
 
 
 def _teacher_outputs(teacher: nn.Module, x: Tensor, with_features: bool) -> Outputs:
@@ -280,7 +293,7 @@ def summary(curves: dict[str, list]) -> dict:
     top1 = curves["test_top1"]
     best = max(range(len(top1)), key=lambda i: top1[i])
     return {"final_top1": top1[-1], "final_top5": curves["test_top5"][-1],
-            "best_top1": top1[best], "best_top5": curves["test_top5"][best], "best_epoch": best + 1}
+            "best_top1": top1[best], "best_top5": curves["test_top5"][best], "best_epoch": evaluated_epochs(curves)[best]}
 
 
 def run_record(kind: str, cfg: TrainConfig, wall: float, m: Member, extra: dict) -> dict:

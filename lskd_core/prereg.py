@@ -23,9 +23,9 @@ import json
 import subprocess
 import time
 import tomllib
-from dataclasses import asdict
 from pathlib import Path
 
+from .config import key_fields
 from .paths import RESULTS, ROOT
 
 PATH = RESULTS / "preregistration.toml"
@@ -73,7 +73,7 @@ def config_digest(profile) -> str:
     """A digest of a profile's teacher and student configs and seeds: what the records must match."""
     import hashlib
 
-    body = {"teacher": asdict(profile.teacher), "student": asdict(profile.student), "seeds": list(profile.seeds)}
+    body = {"teacher": key_fields(profile.teacher), "student": key_fields(profile.student), "seeds": list(profile.seeds)}
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -140,8 +140,8 @@ def build(profile_name: str, claim_rows: list[dict]) -> str:
         f"search = {_toml_value('results/testbed_search.json')}",
         f"seeds = {_toml_value(list(prof.seeds))}",
         f"config_digest = {_toml_value(config_digest(prof))}",
-        f"teacher = {_toml_value({k: v for k, v in asdict(prof.teacher).items() if v is not None})}",
-        f"student = {_toml_value({k: v for k, v in asdict(prof.student).items() if v is not None})}",
+        f"teacher = {_toml_value({k: v for k, v in key_fields(prof.teacher).items() if v is not None})}",
+        f"student = {_toml_value({k: v for k, v in key_fields(prof.student).items() if v is not None})}",
         f"hardware = {_toml_value(prof.hardware)}",
         "",
         "[code]",

@@ -13,12 +13,11 @@ import contextlib
 import json
 import math
 import shutil
-from dataclasses import asdict
 
 import torch
 
 from . import cache, dist, feature_kd
-from .config import TrainConfig, check_temperatures, validate_world
+from .config import TrainConfig, check_temperatures, key_fields, validate_world
 from .data.batching import Data, load_data
 from .data.prepared import TensorSplit
 from .io import atomic_write_json
@@ -33,7 +32,7 @@ def _new_model(cfg: TrainConfig, data: Data) -> Classifier:
 
 
 def teacher_config_dict(cfg: TrainConfig) -> dict:
-    return asdict(cfg)
+    return key_fields(cfg)
 
 
 def _progress_default() -> bool:
@@ -73,7 +72,7 @@ def _train_teacher(cfg: TrainConfig, conf: dict, run: cache.Run, progress: bool)
 
 def student_config_dict(cfg: TrainConfig, teacher: cache.Run, temperature: float, beta: float,
                         feature_weight: float = 0.0, kd_from_epoch: int = 0) -> dict:
-    conf = {"student": asdict(cfg), "teacher_run": teacher.path.name, "temperature": float(temperature),
+    conf = {"student": key_fields(cfg), "teacher_run": teacher.path.name, "temperature": float(temperature),
             "beta": float(beta)}
     # Variants enter the key only when used, so plain KD students keep theirs.
     if feature_weight:

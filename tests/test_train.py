@@ -56,6 +56,33 @@ def test_cache_serves_a_finished_run(tmp_path, monkeypatch):
     assert cache.run_dir("teacher", {**json.loads((a.path / "config.json").read_text()), "lr": 0.5}).path != a.path
 
 
+@pytest.mark.slow
+def test_scoring_the_test_split_less_often_trains_the_same_weights(tmp_path, monkeypatch):
+    """``eval_every`` only thins the test curve: same weights, same final accuracy, its own run key,
+    and a config at the default keeps the key it had before the field existed."""
+    from dataclasses import asdict
+
+    from lskd_core.config import key_fields
+    from lskd_core.train import teacher_config_dict
+
+    cfg = replace(T_CFG, num_epochs=5, alpha=0.1)
+    _fresh_cache(monkeypatch, tmp_path, "every")
+    every = train_teacher(cfg, progress=False)
+    sparse = train_teacher(replace(cfg, eval_every=2), progress=False)
+    assert sparse.path != every.path
+    ce, cs = every.metrics()["curves"], sparse.metrics()["curves"]
+    assert cs["test_epoch"] == [2, 4, 5] and ce["test_epoch"] == [1, 2, 3, 4, 5]
+    assert cs["test_top1"] == [ce["test_top1"][i - 1] for i in cs["test_epoch"]]
+    assert cs["train_loss"] == ce["train_loss"] and len(cs["epoch"]) == 5
+    assert sparse.metrics()["final_top1"] == every.metrics()["final_top1"]
+    assert sparse.metrics()["best_epoch"] in cs["test_epoch"]
+    a, b = every.state_dict(), sparse.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    old = {k: v for k, v in asdict(cfg).items() if k != "eval_every"}  # a config as keyed before the field
+    assert teacher_config_dict(cfg) == key_fields(cfg) == old
+    assert teacher_config_dict(replace(cfg, eval_every=2)) == {**old, "eval_every": 2}
+
+
 _KILL_SCRIPT = """
 import os, sys
 import torch
@@ -104,6 +131,7 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypa
 @pytest.mark.parametrize("bad,match", [
     (dict(arch="vgg99"), "unknown arch"), (dict(dataset="mnist"), "unknown dataset"),
     (dict(alpha=1.0), "alpha"), (dict(alpha=-0.1), "alpha"), (dict(num_epochs=0), "num_epochs"),
+    (dict(eval_every=0), "eval_every"),
 ])
 def test_bad_config_fails_before_training(bad, match):
     with pytest.raises(ValueError, match=match):
