@@ -16,7 +16,7 @@ from .loop import evaluated_epochs, predict
 from .train import load_model, train_students, train_teacher
 
 
-def begin(ns: dict) -> Profile:
+def begin(ns: dict, seeds: str = "seeds", temperatures: str = "temperatures") -> Profile:
     """A chapter's one opening, called with its ``globals()`` right after the parameters cell.
 
     It reads the parameters as values (plain papermill passes ``"[1, 2]"`` as a string), checks
@@ -25,7 +25,9 @@ def begin(ns: dict) -> Profile:
     front matter says it needs (``lskd: needs:``, passed by the executor), and sets up the book's
     determinism and style. In ``ns`` it sets ``profile`` to the profile's name (``"<name>@<scale>"``
     when scaled, so its records stay apart), ``seeds`` and ``temperatures`` given as None to the
-    profile's own, and ``prof``. Returns the profile.
+    profile's own, and ``prof``. Returns the profile. ``seeds`` and ``temperatures`` name the
+    profile's attribute that stands for None: a chapter beyond the grid takes ``extension_seeds``,
+    translation ``nmt_temperatures``.
     """
     import json
     import os
@@ -40,7 +42,7 @@ def begin(ns: dict) -> Profile:
     for need in json.loads(os.environ.get(CHAPTER_NEEDS_ENV) or "[]"):
         prof.require(need)
     ns["profile"] = prof.name
-    for name, own in (("seeds", prof.seeds), ("temperatures", prof.temperatures)):
+    for name, own in (("seeds", getattr(prof, seeds) or prof.seeds), ("temperatures", getattr(prof, temperatures))):
         if name in ns and ns[name] is None:
             # 1, not 1.0: the chapters label temperatures as the defaults wrote them
             ns[name] = [int(t) if float(t).is_integer() else float(t) for t in own]

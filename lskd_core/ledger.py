@@ -11,6 +11,7 @@ for a profile shows as "not run".
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 from typing import Iterable
@@ -53,7 +54,10 @@ def save_verdicts(profile: str, table: pd.DataFrame, runs: Iterable[str] = (), *
         raise ValueError(f"claims {unknown} are not in lskd_core.claims.REGISTRY")
     cols = ["key", "ours: mean diff", "95% CI", "n seeds", "verdict", "p", "detectable", "expected", "margin",
             "p (TOST)", "paper evidence"]
-    rows = table[[c for c in cols if c in table.columns]].to_dict(orient="records")
+    # A column some rows lack (no registered expectation, no paper evidence) holds NaN there: stored as
+    # null, because NaN is not JSON and strict readers refuse the file.
+    rows = [{k: None if isinstance(v, float) and math.isnan(v) else v for k, v in r.items()}
+            for r in table[[c for c in cols if c in table.columns]].to_dict(orient="records")]
     chapter = current_chapter(chapter)
     path = _dir(profile, root) / f"{chapter}.json"
     try:
@@ -79,6 +83,14 @@ def load_records(root: Path | None = None, reference: Path | None = RESULTS) -> 
     ref = [r for r in (_read(reference / "claims", "reference") if reference and (reference / "claims").is_dir() else [])
            if (r["profile"], r["chapter"]) not in have]
     return local + ref
+
+
+def archived(root: Path | None = None, reference: Path | None = RESULTS) -> list[str]:
+    """Names of claim records that are no profile: former references kept beside their successor
+    (``base_2026_11``, the testbed where distillation did not help), each with its note."""
+    from .profiles import PROFILES
+
+    return sorted({r["profile"] for r in load_records(root, reference)} - set(PROFILES))
 
 
 def export_reference(profile: str, dest: Path = RESULTS, root: Path | None = None) -> list[Path]:
@@ -107,9 +119,11 @@ def ledger(root: Path | None = None, exclude: Iterable[str] = ("smoke",),
            reference: Path | None = RESULTS) -> pd.DataFrame:
     """One row per paper claim; per profile with records: our mean contrast, CI, seeds and verdict.
 
-    The smoke profile only proves that chapters run, so its records are left out by default.
+    The smoke profile only proves that chapters run, so its records are left out by default, and so
+    are records kept under a name that is no profile (``archived``): their chapters show them.
     """
-    records = [r for r in load_records(root, reference) if r["profile"] not in set(exclude)]
+    records = [r for r in load_records(root, reference) if r["profile"] not in set(exclude)
+               and r["profile"] not in archived(root, reference)]
     profiles = sorted({r["profile"] for r in records})
     found: dict[tuple[str, str], dict] = {}
     for r in records:
@@ -259,7 +273,7 @@ def profile_summary(table: pd.DataFrame) -> str:
             n_inc = int((claims[f"{prof}: Holm"] == "inconclusive").sum())
             origin = "reference records" if got[f"{prof}: ours"].str.contains("reference record").any() else "this build"
             out.append(f"**`{prof}`, {part}** ({origin}): {gate_words}. After Holm's adjustment over the "
-                       f"profile's claims, supported: {names('supported')}; contradicted: {names('not supported')}; "
+                       f"profile's claims, supported: {names('supported')}; not supported: {names('not supported')}; "
                        f"smaller than the paper's effect: {names(SMALLER)}; {n_inc} of {len(claims)} "
                        f"inconclusive.")
     return "\n\n".join(out) or "No profile has claim records yet: run the chapters first."

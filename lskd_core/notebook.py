@@ -404,14 +404,26 @@ def book_plan(stems: list[str], nbs: dict[str, Any], durations: dict[str, float]
     return order, deps, [s for s in stems if s not in deps]
 
 
-def _last_durations(timings_path: Path, profile: str) -> dict[str, float]:
-    try:
-        t = json.loads(timings_path.read_text())
-    except (OSError, ValueError):
-        return {}
-    if t.get("profile") != profile:
-        return {}
-    return {c["chapter"]: float(c["wall_s"]) for c in t.get("chapters", []) if c.get("ok")}
+def reference_timings_path(profile: str) -> Path:
+    """Where a profile's measured cold build keeps its chapter timings (committed, so that a first
+    build on a fresh machine can estimate its time left)."""
+    from .paths import RESULTS
+
+    return RESULTS / "book_timings" / f"{profile}.json"
+
+
+def _last_durations(timings_path: Path, profile: str) -> tuple[dict[str, float], str]:
+    """The chapter timings to plan and estimate from, and what they are: this machine's last complete
+    build of the profile, else the profile's committed cold build (``reference_timings_path``)."""
+    for path, what in ((timings_path, "the last build's timings"),
+                       (reference_timings_path(profile), "the committed cold build's timings")):
+        try:
+            t = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if t.get("profile") == profile:
+            return {c["chapter"]: float(c["wall_s"]) for c in t.get("chapters", []) if c.get("ok")}, what
+    return {}, ""
 
 
 def execute_book(profile: str, progress: bool = True, toc: Path | None = None, notebooks: Path = NOTEBOOKS,
@@ -438,11 +450,11 @@ def execute_book(profile: str, progress: bool = True, toc: Path | None = None, n
     lanes, deps, readers = [], {}, stems
     if jobs > 1:
         nbs = {s: read_notebook(notebooks / f"{s}.md") for s in stems}
-        lanes, deps, readers = book_plan(stems, nbs, _last_durations(timings_path, profile))
+        lanes, deps, readers = book_plan(stems, nbs, _last_durations(timings_path, profile)[0])
     t0 = time.perf_counter()
     results: dict[str, Result] = {}
     label = ", ".join(f"{k}={v}" for k, v in params.items())
-    tracker = BookProgress(stems, _last_durations(timings_path, profile), max(1, min(jobs, len(lanes) or 1)))
+    tracker = BookProgress(stems, *_last_durations(timings_path, profile), max(1, min(jobs, len(lanes) or 1)))
 
     def finished(r: Result) -> None:
         results[r.chapter] = r
@@ -504,8 +516,10 @@ class BookProgress:
     not time counts as the mean of those it did (60 s when none was timed).
     """
 
-    def __init__(self, stems: list[str], last: dict[str, float], lanes: int, every: float = 30.0) -> None:
+    def __init__(self, stems: list[str], last: dict[str, float], source: str, lanes: int,
+                 every: float = 30.0) -> None:
         known = [last[s] for s in stems if s in last]
+        self.source = source  # what the timings are, for the progress line
         # Without any timing of an earlier build there is nothing to estimate from: say so, not a guess.
         self.timed = bool(known)
         fallback = sum(known) / len(known) if known else 60.0
@@ -542,7 +556,7 @@ class BookProgress:
     def line(self) -> str:
         return (f"[lskd book] {len(self.finished)}/{len(self.expected)} chapters, "
                 f"{time.perf_counter() - self.t0:.0f} s elapsed, {self.left()}"
-                + (" (estimated from the last build's timings)" if self.timed else ""))
+                + (f" (estimated from {self.source})" if self.timed else ""))
 
     def _refresh(self) -> None:
         if self._bar is not None:

@@ -35,6 +35,12 @@ class Profile:
     # The candidate of the recorded testbed search (results/testbed_search.json) whose teacher and
     # student configs this profile uses; its plain-teacher KD gains are the gate's expected effect.
     testbed: str | None = None
+    # The seeds of the chapters that go beyond the student grid and train their own teachers or
+    # students (7: the larger alpha; 12: feature distillation); None: ``seeds``. A CPU profile uses
+    # fewer there so that its whole book stays within its time budget; the grid keeps every seed.
+    extension_seeds: tuple[int, ...] | None = None
+    # The temperatures of the translation grid (chapter 11).
+    nmt_temperatures: tuple[float, ...] = (1.0, 3.0, 64.0)
 
     @property
     def dataset(self) -> str | None:
@@ -97,7 +103,7 @@ _GETTEXT_NMT = dict(n_train=None, vocab_size=2000, embed_dim=64, ffn_dim=128, la
 
 
 def _testbed_profile(name: str, testbed: str, seeds: tuple[int, ...], teacher: dict, student: dict,
-                     expected_wall: str, nmt: NMTConfig) -> "Profile":
+                     expected_wall: str, nmt: NMTConfig, **extra) -> "Profile":
     """A CPU profile on a searched testbed: the teacher trains augmented, the student on the same images
     without augmentation, both from ``_TESTBED``; the description is written from the configs."""
     t = TrainConfig(**{**_TESTBED, "augment": True, **teacher})
@@ -105,13 +111,15 @@ def _testbed_profile(name: str, testbed: str, seeds: tuple[int, ...], teacher: d
     side = 28 // t.downsample
     return Profile(
         name, t, s, seeds=seeds, temperatures=(1.0, 2.0, 3.0, 64.0), hardware="2 CPU cores",
-        expected_wall=expected_wall, testbed=testbed, nmt=nmt,
+        expected_wall=expected_wall, testbed=testbed, nmt=nmt, **extra,
         description=f"{t.n_train:,} Fashion-MNIST training images pooled to {side}x{side} (all 10,000 test "
                     "images" + (f", scored every {t.eval_every}th epoch" if t.eval_every > 1 else "") +
                     f"), a {t.arch} CNN teacher trained with flips and shifts for {t.num_epochs} epochs and "
                     f"a {s.arch} CNN student trained without them for {s.num_epochs}, one-cycle SGD, {len(seeds)} "
-                    "seeds with teachers varied per seed. The testbed search chose it because distillation from "
-                    "the plain teacher helps here (chapter 3's gate).")
+                    "seeds with teachers varied per seed"
+                    + (f" ({len(extra['extension_seeds'])} in chapters 7 and 12)" if extra.get("extension_seeds") else "")
+                    + ". The testbed search chose it because distillation from the plain teacher helps here "
+                    "(chapter 3's gate).")
 
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
@@ -137,7 +145,11 @@ PROFILES: dict[str, Profile] = {
         # validation split, 2026-12-02): one epoch at 512 tokens reaches 3.18 BLEU in 55 CPU s, where
         # 4,096-token batches need 3 epochs (177 CPU s) for 2.30; the 3,000-pair, 3-epoch run this
         # replaces scored 0.01.
-        nmt=NMTConfig(**_GETTEXT_NMT, max_epoch=1, max_tokens=512)),
+        nmt=NMTConfig(**_GETTEXT_NMT, max_epoch=1, max_tokens=512),
+        # The cold book's 20 minutes (README, 'Two commands'; measured 2026-12-02: 25.7 min with every
+        # seed in chapters 7 and 12, whose feature-distilled students alone took 627 s, and translation
+        # at T = 1, 3 and 64): those chapters run 3 of the 5 seeds, translation T = 1 and 3.
+        extension_seeds=(0, 1, 2), nmt_temperatures=(1.0, 3.0)),
     # The testbed search's pick (issue 24; bench/testbed_search.py, chosen with the plain teacher only).
     "base": _testbed_profile(
         "base", "n5k_augT_14px_m_t200", seeds=tuple(range(10)),
@@ -260,7 +272,8 @@ def get_profile(name: str, scale: str | None = None, data_root: str | None = Non
     nmt = prof.nmt and size.nmt and replace(
         size.nmt, corpus=prof.nmt.corpus, data_root=prof.nmt.data_root, src=prof.nmt.src, tgt=prof.nmt.tgt)
     return replace(prof, name=f"{name}@{scale}", teacher=shrink(prof.teacher, size.teacher),
-                   student=shrink(prof.student, size.student), seeds=size.seeds, nmt=nmt,
+                   student=shrink(prof.student, size.student), seeds=size.seeds,
+                   extension_seeds=size.extension_seeds, nmt=nmt,
                    expected_wall=size.expected_wall, hardware=size.hardware,
                    description=f"{prof.description} Scaled to {scale}: {size.teacher.num_epochs} teacher and "
                                f"{size.student.num_epochs} student epochs, subsets of {size.teacher.n_train or 'all'} "

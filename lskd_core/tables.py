@@ -134,6 +134,10 @@ def verdicts(df: pd.DataFrame, unit: str = "points", title: str | None = None):
     for c in ("ours: mean diff", "detectable", "expected"):
         if c in data.columns:
             data[c] = pd.to_numeric(data[c], errors="coerce")
+    if "expected" in data.columns and data["expected"].isna().any():
+        data.attrs["note"] = ("expected —: the registered rule gives this claim no size (the paper states none in "
+                              "these units), so its verdict is supported, not supported or inconclusive, never "
+                              "'smaller than the paper's effect' (results/preregistration.toml).")
     return show(data, title=title, units={c: unit for c in ("ours: mean diff", "detectable", "expected")},
                 labels={"ours: mean diff": "ours: mean", "n seeds": "seeds", "detectable": "detectable at 80 %"})
 

@@ -56,12 +56,12 @@ def verdict(lo: float, hi: float) -> str:
 # so an effect of the paper's size is ruled out although a small one may remain.
 SMALLER = "smaller than the paper's effect"
 # How the prose names each verdict, in the order a count lists them.
-VERDICT_WORDS = {"supported": "supported", "not supported": "contradicted", SMALLER: SMALLER,
+VERDICT_WORDS = {"supported": "supported", "not supported": "not supported", SMALLER: SMALLER,
                  "inconclusive": "inconclusive", "not run": "not run"}
 
 
 def count_words(verdicts) -> str:
-    """``"3 supported, 1 contradicted and 1 inconclusive"``: every verdict counted, so the parts add up
+    """``"3 supported, 1 not supported and 1 inconclusive"``: every verdict counted, so the parts add up
     to the number of rows (a verdict outside ``VERDICT_WORDS`` is named as it is, after the others)."""
     counts: dict[str, int] = {}
     for v in verdicts:

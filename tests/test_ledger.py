@@ -90,3 +90,30 @@ def test_final_top1_keeps_every_temperature_apart(tmp_path):
         finish_run(run, {}, {"final_top1": acc}, {})
         runs.setdefault(a, {})[(s, t)] = run
     assert final_top1(runs) == {(0.0, 1.0): {0: 70.0, 1: 71.0}, (0.0, 3.0): {0: 60.0}, (0.1, 1.0): {0: 65.0}}
+
+
+def _strict(text):
+    import json
+
+    def refuse(name):
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_a_row_without_an_expected_size_is_stored_as_null_and_every_committed_json_is_strict(tmp_path):
+    """A verdict table where one claim has a registered size and another none held NaN for the second,
+    which was written as the bare word NaN: not JSON. It is null now, and no file under results/ has one."""
+    from pathlib import Path
+
+    from lskd_core.paths import RESULTS
+
+    table = pd.concat([_table("supported", 1.5).assign(expected=1.2),
+                       _table("inconclusive", 0.1).assign(key="ls_hurts_at_T64", expected=float("nan"))])
+    path = save_verdicts("tiny", table, chapter="03_student_grid", root=tmp_path)
+    rows = _strict(Path(path).read_text())["rows"]
+    assert [r["expected"] for r in rows] == [1.2, None]
+    files = sorted(Path(RESULTS).rglob("*.json"))
+    assert len(files) > 100
+    for f in files:
+        _strict(f.read_text())

@@ -521,7 +521,7 @@ def test_an_interrupted_book_leaves_no_temporary_folder_and_keeps_the_last_timin
 def test_book_progress_estimates_the_time_left_from_the_last_timings():
     from lskd_core.notebook import BookProgress
 
-    p = BookProgress(["a", "b", "c", "d"], {"a": 100.0, "b": 50.0, "c": 30.0}, lanes=2)
+    p = BookProgress(["a", "b", "c", "d"], {"a": 100.0, "b": 50.0, "c": 30.0}, "the last build's timings", lanes=2)
     assert p.expected["d"] == 60.0  # untimed: the mean of the timed chapters
     assert p.left_s() == (100 + 50 + 30 + 60) / 2
     p.started("a")
@@ -532,8 +532,23 @@ def test_book_progress_estimates_the_time_left_from_the_last_timings():
     p.start["a"] -= 100  # now past its expected 100 s: the estimate becomes a floor
     assert "at least" in p.line()
     # A first build has no timings to estimate from, and says so instead of guessing.
-    first = BookProgress(["a", "b"], {}, lanes=2)
+    first = BookProgress(["a", "b"], {}, "", lanes=2)
     assert "no estimate" in first.line() and "about" not in first.line()
+
+
+def test_a_first_build_estimates_from_the_profiles_committed_cold_build(tmp_path):
+    """On a fresh machine (no local timings) the estimate comes from results/book_timings/, and says so;
+    this machine's own last build of the profile takes precedence once there is one."""
+    from lskd_core.notebook import _last_durations, reference_timings_path
+
+    ref = json.loads(reference_timings_path("tiny").read_text())
+    assert ref["profile"] == "tiny" and {c["chapter"] for c in ref["chapters"]} == set(toc_chapters())
+    durations, source = _last_durations(tmp_path / "_timings.json", "tiny")
+    assert durations == {c["chapter"]: c["wall_s"] for c in ref["chapters"] if c["ok"]} and "committed" in source
+    (tmp_path / "_timings.json").write_text(json.dumps({"profile": "tiny", "chapters": [
+        {"chapter": "03_student_grid", "ok": True, "wall_s": 12.0}]}))
+    assert _last_durations(tmp_path / "_timings.json", "tiny") == ({"03_student_grid": 12.0}, "the last build's timings")
+    assert _last_durations(tmp_path / "_timings.json", "no_such_profile") == ({}, "")
 
 
 def test_every_chapter_states_its_question():

@@ -148,3 +148,27 @@ def test_bad_environment_fails_at_start_with_the_variable_named(var, value, matc
     assert main(["runs", "list"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and match in err and "Traceback" not in err
+
+
+def test_the_chapters_beyond_the_grid_take_a_subset_of_the_profiles_seeds(monkeypatch):
+    """tiny runs chapters 7 and 12 on 3 of its 5 seeds (its 20-minute book); begin resolves seeds=None
+    there to those, everywhere else to every seed, and a scaled profile takes its size's seeds."""
+    from lskd_core import experiments as ex
+    from lskd_core.profiles import PROFILES, get_profile
+
+    for name, prof in PROFILES.items():
+        assert set(prof.extension_seeds or prof.seeds) <= set(prof.seeds), name
+    assert get_profile("tiny").extension_seeds == (0, 1, 2) and get_profile("base").extension_seeds is None
+    monkeypatch.delenv("LSKD_CHAPTER_DEFAULTS", raising=False)
+    monkeypatch.delenv("LSKD_CHAPTER_NEEDS", raising=False)
+    ns = {"profile": "tiny", "seeds": None, "temperatures": None}
+    ex.begin(ns, seeds="extension_seeds")
+    assert ns["seeds"] == [0, 1, 2] and ns["temperatures"] == [1, 2, 3, 64]
+    ns = {"profile": "tiny", "seeds": None, "temperatures": None}
+    ex.begin(ns, temperatures="nmt_temperatures")
+    assert ns["seeds"] == [0, 1, 2, 3, 4] and ns["temperatures"] == [1, 3]
+    ns = {"profile": "base", "seeds": None, "temperatures": None}
+    ex.begin(ns, seeds="extension_seeds", temperatures="nmt_temperatures")
+    assert ns["seeds"] == list(range(10)) and ns["temperatures"] == [1, 3, 64]
+    scaled = get_profile("tiny", scale="smoke")
+    assert scaled.extension_seeds is None and scaled.seeds == get_profile("smoke").seeds

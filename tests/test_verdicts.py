@@ -326,6 +326,6 @@ def test_a_verdict_count_names_every_kind_so_the_parts_add_up():
     from lskd_core.verdicts import SMALLER, count_words
 
     got = count_words(["supported", SMALLER, "not supported", "supported", "inconclusive"])
-    assert got == f"2 supported, 1 contradicted, 1 {SMALLER} and 1 inconclusive"
+    assert got == f"2 supported, 1 not supported, 1 {SMALLER} and 1 inconclusive"
     assert count_words(["odd", "supported"]) == "1 supported and 1 odd"
     assert count_words([]) == "none"
