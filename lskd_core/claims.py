@@ -238,8 +238,11 @@ ETA_KEYS = {("signature", "train"): "eta_signature_train", ("signature", "test")
             ("s1_lower", "train"): "eta_s1_lower_with_ls_train", ("s1_lower", "test"): "eta_s1_lower_with_ls_test"}
 
 
-def eta_claims(records, ls_alpha: float = 0.1, plain_alpha: float = 0.0, paper_tables=("3-R18", "3-R50", "B.4")):
+def eta_claims(records, ls_alpha: float = 0.1, plain_alpha: float = 0.0, paper_tables=None):
     """Verdicts on systematic diffusion from ``experiments.eta_records`` output.
+
+    The paper's columns come from each claim's tables in the registry; ``paper_tables`` overrides
+    them (an empty tuple: none, for runs the paper has no table for, such as feature distillation).
 
     The signature is the paper's per-target statement: eta(S1) < 0 and
     eta(S2) > 0 for *every* target class. Per seed the contrast is the
@@ -274,15 +277,18 @@ def eta_claims(records, ls_alpha: float = 0.1, plain_alpha: float = 0.0, paper_t
         name = "train" if split == "train" else "validation/test"
         # eta(S1) < 0 and eta(S2) > 0 are nearly forced together by the shared normaliser, so they
         # are one claim: per seed and target, min(-eta(S1), eta(S2)) > 0 exactly when both signs hold.
-        row = {"key": ETA_KEYS[("signature", split)],
+        key = ETA_KEYS[("signature", split)]
+        row = {"key": key,
                "claim": f"LS teacher (alpha={ls_alpha}), {name}: eta(S1) < 0 < eta(S2) for every target"}
-        row.update({f"paper {t}": paper_worst(t, split) for t in paper_tables})
+        tables = REGISTRY[key].tables if paper_tables is None else paper_tables
+        row.update({f"paper {t}": paper_worst(t, split) for t in tables})
         row.update(interval_row(signature(ls_alpha, split)))
         rows.append(row)
         if plain_alpha in alphas:
-            row = {"key": ETA_KEYS[("s1_lower", split)],
-                   "claim": f"{name}: eta(S1) is lower with the LS teacher than with the plain one"}
-            row.update({f"paper {t}": None for t in paper_tables})
+            key = ETA_KEYS[("s1_lower", split)]
+            row = {"key": key, "claim": f"{name}: eta(S1) is lower with the LS teacher than with the plain one"}
+            # The paper has no number for this one; its columns stay empty beside the signature's.
+            row.update({f"paper {t}": None for t in tables})
             row.update(interval_row(per_seed(plain_alpha, split, "S1") - per_seed(ls_alpha, split, "S1")))
             rows.append(row)
     return pd.DataFrame(rows)
@@ -312,10 +318,16 @@ class ClaimSpec:
         if self.kind not in KINDS:
             raise ValueError(f"claim {self.key!r}: kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
 
-    def as_claim(self, text: str | None = None) -> Claim:
+    def as_claim(self, text: str | None = None, alphas: dict[float, float] | None = None) -> Claim:
+        """The claim's contrast, read off an accuracy grid. ``alphas`` maps the registry's alphas (0.0
+        and 0.1) to others, for the same contrast between other teachers."""
         if self.contrast is None:
             raise ValueError(f"claim {self.key!r} is not read off an accuracy grid")
-        return Claim(self.key, text or self.statement, self.contrast)
+        contrast = self.contrast
+        if alphas:
+            own = self.contrast
+            contrast = lambda lookup: own(lambda a, t: lookup(alphas.get(a, a), t))  # noqa: E731
+        return Claim(self.key, text or self.statement, contrast)
 
     def evaluate(self, text: str | None = None, *, profile: str | None = None, plain_t1: float | None = None,
                  **inputs) -> dict:
@@ -548,9 +560,9 @@ NMT_CLAIMS = grid_claims("nmt_ls_helps_at_T1", "nmt_ls_drops_more_T1_to_T3", "nm
 
 
 def teacher_claim(plain: float = 0.0, smoothed: float = 0.1) -> Claim:
-    """The registry's teacher claim, for any pair of alphas (teachers use T = None)."""
-    return Claim("ls_teacher_more_accurate", f"The alpha={smoothed} teacher is more accurate than the alpha={plain} one",
-                   diff((smoothed, None), (plain, None)))
+    """The registry's teacher claim, for any pair of alphas (its own contrast, other teachers)."""
+    return get("ls_teacher_more_accurate").as_claim(
+        f"The alpha={smoothed} teacher is more accurate than the alpha={plain} one", alphas={0.0: plain, 0.1: smoothed})
 
 
 # ---------------------------------------------------------------- the distillation gate

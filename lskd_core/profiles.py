@@ -156,9 +156,11 @@ PROFILES: dict[str, Profile] = {
         teacher=dict(arch="convnet3_l", num_epochs=200), student=dict(arch="convnet3_m", num_epochs=60),
         expected_wall="every chapter's runs in about 6 CPU-core hours, sharded by seed (a 200-epoch teacher took "
                       "580-700 s at one thread, measured 2026-12-02); reference records in results/",
-        # Teachers and students 6 epochs, teachers varied per seed; its rows are results/nmt/base.json
-        # (about 2 h alone on 2 cores).
-        nmt=NMTConfig(**_GETTEXT_NMT, max_epoch=6, max_tokens=4096)),
+        # Teachers 8 epochs in 512-token batches: the curve's pick (bench/nmt_curve.py, plain teacher, validation
+        # split, 2026-12-02: 10.54 BLEU in 511 CPU s, 3.68 short of 24 epochs, the longest run scored). Students
+        # and the label-only baseline train 4 epochs, half their teachers': three seeds of the grid then fit in
+        # about 80 minutes of 2 cores. Its rows are results/nmt/base.json.
+        nmt=NMTConfig(**_GETTEXT_NMT, max_epoch=8, max_tokens=512, student_epochs=4)),
     "small": Profile(
         "small",
         TrainConfig(**_FM, arch="resnet_m", num_epochs=30),

@@ -68,6 +68,16 @@ def test_teacher_claim_uses_the_same_rule():
     assert out["ours: mean diff"].item() == pytest.approx(2.0, abs=1e-3)
 
 
+def test_teacher_claim_for_other_alphas_reads_those_teachers_with_the_registrys_contrast():
+    from lskd_core.claims import teacher_claim
+
+    # alpha 0.3 against 0.1: the 0.0 teacher's numbers must not enter, and the sign is smoothed - plain.
+    acc = {(0.0, None): {0: 99.0, 1: 99.0}, (0.1, None): {0: 80.0, 1: 81.0}, (0.3, None): {0: 79.0, 1: 79.5}}
+    out = evaluate_claims(acc, [0, 1], [teacher_claim(0.1, 0.3)], paper_tables=())
+    assert out["ours: mean diff"].item() == pytest.approx(((79.0 - 80.0) + (79.5 - 81.0)) / 2)
+    assert out.key.item() == "ls_teacher_more_accurate"
+
+
 def test_paper_differences_match_the_tables():
     # "5.05 %" quoted in Sec. 5 is 71.616 - 66.570 (Table 2A, alpha=0.1, T=1 -> 3).
     assert top1("2A", 0.1, 1) - top1("2A", 0.1, 3) == pytest.approx(5.046)

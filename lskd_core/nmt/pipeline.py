@@ -322,8 +322,9 @@ def run_grid(base: NMTConfig, alphas, temperatures, seeds, jobs: int | None = No
     Seed s trains the teachers with seed s and their students with fairseq
     seed s + 1000 (row seed s), so seeds vary teachers and students together,
     as in the image chapters, and no student starts from its teacher's weights.
-    Students train as many epochs as their teachers (``student_epochs`` may
-    shorten them, for a quick look only). ``jobs`` fairseq processes run side
+    Students train as many epochs as their teachers unless ``student_epochs``
+    says otherwise (``base``: half, to fit two cores); the label-only
+    baseline of the gate always trains as long as the students. ``jobs`` fairseq processes run side
     by side (default: one per CPU core this process may use, ``dist.cpus``), teachers first, then students. Each
     step is cached on its own and each process uses one thread, so the rows
     do not depend on ``jobs``. On a GPU the processes share the device, which
