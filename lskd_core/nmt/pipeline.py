@@ -323,7 +323,7 @@ def run_grid(base: NMTConfig, alphas, temperatures, seeds, jobs: int | None = No
     seed s + 1000 (row seed s), so seeds vary teachers and students together,
     as in the image chapters, and no student starts from its teacher's weights.
     Students train as many epochs as their teachers unless ``student_epochs``
-    says otherwise (``base``: half, to fit two cores); the label-only
+    says otherwise (``base``: 3 of its teachers' 8, to fit two cores); the label-only
     baseline of the gate always trains as long as the students. ``jobs`` fairseq processes run side
     by side (default: one per CPU core this process may use, ``dist.cpus``), teachers first, then students. Each
     step is cached on its own and each process uses one thread, so the rows
