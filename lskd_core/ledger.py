@@ -115,6 +115,11 @@ def export_reference(profile: str, dest: Path = RESULTS, root: Path | None = Non
     return written
 
 
+# Holm's families, by claim kind (results/preregistration.toml, [rule] verdict).
+HOLM_FAMILIES = {"the paper's claims and their sharper tests": ("paper", "sharper"),
+                 "the book's own questions": ("book",)}
+
+
 def ledger(root: Path | None = None, exclude: Iterable[str] = ("smoke",),
            reference: Path | None = RESULTS) -> pd.DataFrame:
     """One row per paper claim; per profile with records: our mean contrast, CI, seeds and verdict.
@@ -132,12 +137,14 @@ def ledger(root: Path | None = None, exclude: Iterable[str] = ("smoke",),
                                                  "origin": r.get("origin", "cache")}
     from .verdicts import holm_verdicts
 
-    # Holm's adjustment runs over each profile's family of claims with a p-value.
+    # Holm's adjustment runs within each profile, in the two families the pre-registration names: the
+    # paper's claims with their sharper tests, and the book's own questions (the distillation gate among them).
     adjusted: dict[tuple[str, str], str] = {}
     for prof in profiles:
-        keys = [k for k in REGISTRY if (prof, k) in found]
-        for k, v in zip(keys, holm_verdicts([found[(prof, k)] for k in keys])):
-            adjusted[(prof, k)] = v
+        for family in HOLM_FAMILIES.values():
+            keys = [k for k in REGISTRY if (prof, k) in found and _kind(k) in family]
+            for k, v in zip(keys, holm_verdicts([found[(prof, k)] for k in keys])):
+                adjusted[(prof, k)] = v
     out = []
     for key, spec in REGISTRY.items():
         claim, evidence, chapter = spec.statement, spec.where, spec.chapter
@@ -271,9 +278,14 @@ def profile_summary(table: pd.DataFrame) -> str:
                               "alone, so the paper's question has no signal here and the verdicts below describe "
                               "the testbed, not the paper's claims")
             n_inc = int((claims[f"{prof}: Holm"] == "inconclusive").sum())
+            # A row without a p-value (one seed) was never tested: counted apart, with the reason the ledger gives.
+            untested = claims[f"{prof}: Holm"].str.startswith("no test")
+            why = sorted(set(claims[f"{prof}: Holm"][untested]))
             origin = "reference records" if got[f"{prof}: ours"].str.contains("reference record").any() else "this build"
-            out.append(f"**`{prof}`, {part}** ({origin}): {gate_words}. After Holm's adjustment over the "
-                       f"profile's claims, supported: {names('supported')}; not supported: {names('not supported')}; "
-                       f"smaller than the paper's effect: {names(SMALLER)}; {n_inc} of {len(claims)} "
-                       f"inconclusive.")
+            out.append(f"**`{prof}`, {part}** ({origin}): {gate_words}. After Holm's adjustment within the "
+                       f"profile's claim families, supported: {names('supported')}; not supported: "
+                       f"{names('not supported')}; smaller than the paper's effect: {names(SMALLER)}; "
+                       f"{n_inc} of {len(claims)} inconclusive"
+                       + (f"; {int(untested.sum())} of {len(claims)} untested ({'; '.join(why)})" if untested.any()
+                          else "") + ".")
     return "\n\n".join(out) or "No profile has claim records yet: run the chapters first."

@@ -33,8 +33,10 @@ LONG_TEXT = 60
 def badge(text: str) -> str:
     colour = VERDICT_COLOURS.get(text, "#9e9e9e")
     fg = "#000" if text == "not run" else "#fff"
+    # An inline block that may wrap: "smaller than the paper's effect" on one line is wider than a
+    # profile's column in the ledger's matrix and pushed the table past the text column.
     return (f'<span style="background:{colour};color:{fg};border-radius:0.6em;padding:0.05em 0.5em;'
-            f'font-size:0.85em;white-space:nowrap">{html.escape(text)}</span>')
+            f'font-size:0.85em;display:inline-block;line-height:1.25">{html.escape(text)}</span>')
 
 
 def collapsible(text: str, keep: int = 40) -> str:

@@ -117,3 +117,34 @@ def test_a_row_without_an_expected_size_is_stored_as_null_and_every_committed_js
     assert len(files) > 100
     for f in files:
         _strict(f.read_text())
+
+
+def test_holm_adjusts_within_the_registered_families_so_the_gate_is_not_diluted_by_the_papers_claims(tmp_path):
+    from lskd_core.claims import KINDS
+    from lskd_core.ledger import HOLM_FAMILIES, profile_summary
+
+    assert sorted(k for fam in HOLM_FAMILIES.values() for k in fam) == sorted(KINDS)
+    # The gate at p = 0.004 and 0.006; twenty paper claims at p = 0.5. One family of 22 would need
+    # p < 0.05 / 22 = 0.0023 for the first step and reject nothing; the book's family of two rejects both.
+    gate = pd.DataFrame([{"key": k, "claim": "gate", "ours: mean diff": 1.0, "95% CI": "[0.5, 1.5]", "n seeds": 5,
+                          "verdict": "supported", "p": p} for k, p in (("kd_beats_ce_T1", 0.004), ("kd_beats_ce_T3", 0.006))])
+    paper = [k for k, spec in REGISTRY.items() if spec.kind != "book"][:20]
+    rest = pd.DataFrame([{"key": k, "claim": "c", "ours: mean diff": 0.1, "95% CI": "[-0.5, 0.7]", "n seeds": 5,
+                          "verdict": "inconclusive", "p": 0.5} for k in paper])
+    save_verdicts("tiny", pd.concat([gate, rest], ignore_index=True), chapter="03_student_grid", root=tmp_path)
+    table = ledger(tmp_path, reference=None).set_index("key")
+    assert table.loc["kd_beats_ce_T1", "tiny: Holm"] == "supported"
+    assert table.loc["kd_beats_ce_T3", "tiny: Holm"] == "supported"
+    assert (table.loc[paper, "tiny: Holm"] == "inconclusive").all()
+    words = profile_summary(table.reset_index())
+    assert "the gate passes" in words and "20 of 20 inconclusive" in words
+
+
+def test_the_front_page_counts_one_seed_rows_as_untested_not_as_verdicts(tmp_path):
+    from lskd_core.ledger import profile_summary
+
+    one = pd.DataFrame([{"key": k, "claim": "c", "ours: mean diff": -0.2, "95% CI": "n/a (1 seed)", "n seeds": 1,
+                         "verdict": "inconclusive"} for k in ("nmt_ls_helps_at_T1", "nmt_ls_drops_more_T1_to_T3")])
+    save_verdicts("tiny", one, chapter="11_translation", root=tmp_path)
+    words = profile_summary(ledger(tmp_path, reference=None))
+    assert "0 of 2 inconclusive; 2 of 2 untested (no test (one seed: run more seeds))" in words

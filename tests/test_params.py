@@ -169,6 +169,9 @@ def test_the_chapters_beyond_the_grid_take_a_subset_of_the_profiles_seeds(monkey
     assert ns["seeds"] == [0, 1, 2, 3, 4] and ns["temperatures"] == [1, 3]
     ns = {"profile": "base", "seeds": None, "temperatures": None}
     ex.begin(ns, seeds="extension_seeds", temperatures="nmt_temperatures")
-    assert ns["seeds"] == list(range(10)) and ns["temperatures"] == [1, 3, 64]
+    assert ns["seeds"] == list(range(10)) and ns["temperatures"] == [1, 3]
+    ns = {"profile": "small", "seeds": None, "temperatures": None}
+    ex.begin(ns, temperatures="nmt_temperatures")
+    assert ns["temperatures"] == [1, 3, 64]  # the default list
     scaled = get_profile("tiny", scale="smoke")
     assert scaled.extension_seeds is None and scaled.seeds == get_profile("smoke").seeds
