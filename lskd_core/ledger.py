@@ -280,7 +280,7 @@ def profile_summary(table: pd.DataFrame) -> str:
             n_inc = int((claims[f"{prof}: Holm"] == "inconclusive").sum())
             # A row without a p-value (one seed) was never tested: counted apart, with the reason the ledger gives.
             untested = claims[f"{prof}: Holm"].str.startswith("no test")
-            why = sorted(set(claims[f"{prof}: Holm"][untested]))
+            why = sorted({w.removeprefix("no test (").removesuffix(")") for w in claims[f"{prof}: Holm"][untested]})
             origin = "reference records" if got[f"{prof}: ours"].str.contains("reference record").any() else "this build"
             out.append(f"**`{prof}`, {part}** ({origin}): {gate_words}. After Holm's adjustment within the "
                        f"profile's claim families, supported: {names('supported')}; not supported: "

@@ -147,4 +147,4 @@ def test_the_front_page_counts_one_seed_rows_as_untested_not_as_verdicts(tmp_pat
                          "verdict": "inconclusive"} for k in ("nmt_ls_helps_at_T1", "nmt_ls_drops_more_T1_to_T3")])
     save_verdicts("tiny", one, chapter="11_translation", root=tmp_path)
     words = profile_summary(ledger(tmp_path, reference=None))
-    assert "0 of 2 inconclusive; 2 of 2 untested (no test (one seed: run more seeds))" in words
+    assert "0 of 2 inconclusive; 2 of 2 untested (one seed: run more seeds)" in words
