@@ -49,10 +49,16 @@ class PageReport:
 
 
 def _run(browser: str, args: list[str], timeout: float = 90) -> subprocess.CompletedProcess:
-    base = [browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-            "--no-first-run", "--disable-extensions", "--disable-background-networking",
-            "--virtual-time-budget=8000", "--run-all-compositor-stages-before-draw"]
-    return subprocess.run(base + args, capture_output=True, text=True, timeout=timeout)
+    import tempfile
+
+    # A profile folder of its own per call: pages are checked side by side (check_book), and two
+    # Chromiums on one profile hand their work to each other.
+    with tempfile.TemporaryDirectory(prefix="lskd-chromium-") as profile:
+        base = [browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                "--no-first-run", "--disable-extensions", "--disable-background-networking",
+                f"--user-data-dir={profile}",
+                "--virtual-time-budget=8000", "--run-all-compositor-stages-before-draw"]
+        return subprocess.run(base + args, capture_output=True, text=True, timeout=timeout)
 
 
 def rendered_dom(browser: str, page: Path) -> str:
@@ -154,7 +160,14 @@ def stylesheet_problems(html_dir: Path) -> list[str]:
     return out
 
 
-def check_book(html_dir: Path, screenshots: bool = True) -> list[PageReport]:
+def check_book(html_dir: Path, screenshots: bool = True, jobs: int | None = None) -> list[PageReport]:
+    """Check every page; ``jobs`` pages at a time (default: one per CPU core this process may use)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import os
+
+    from .settings import cpus
+
     html_dir = Path(html_dir)
     if not html_dir.is_dir():
         raise FileNotFoundError(f"{html_dir} is not a folder; build the book first (make book, or jupyter-book build)")
@@ -165,7 +178,8 @@ def check_book(html_dir: Path, screenshots: bool = True) -> list[PageReport]:
     if browser is None:
         raise FileNotFoundError("no Chromium found; `make setup` installs Debian's chromium package")
     shots = html_dir / "_screenshots" if screenshots else None
-    reports = [check_page(browser, p, html_dir, shots) for p in pages]
+    with ThreadPoolExecutor(max_workers=max(1, jobs or cpus() or os.cpu_count() or 1)) as pool:  # Chromium does the work, not Python
+        reports = list(pool.map(lambda p: check_page(browser, p, html_dir, shots), pages))
     if shots is not None:
         items = "".join(f'<li><a href="{r.screenshot.name}">{html_lib.escape(r.page)}</a>'
                         f'{" &mdash; " + html_lib.escape("; ".join(r.problems)) if r.problems else ""}</li>'

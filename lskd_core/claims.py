@@ -21,7 +21,7 @@ Each ``ClaimSpec`` records:
 
 When a run may save a verdict: only when its chapter ran with its declared
 default parameters (any profile), checked by ``records.is_default`` inside
-``ledger.save_verdicts``. No chapter run with other parameters overwrites the
+``records.save_verdicts``. No chapter run with other parameters overwrites the
 ledger, and no notebook defines a claim (``tests/test_claims.py``).
 """
 

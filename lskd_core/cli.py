@@ -145,12 +145,15 @@ def _cmd_nmt(a: argparse.Namespace) -> int:
     for row in rows:
         print(json.dumps({k: row[k] for k in ("model", "alpha", "T", "seed", "bleu", "chrf")}))
     if a.export:
-        print(f"wrote {pipeline.export_reference(a.profile, rows, cfg, time.perf_counter() - t0, Path(a.export))}")
+        from .records import save_translation
+
+        body = pipeline.reference_body(rows, cfg, time.perf_counter() - t0)
+        print(f"wrote {save_translation(a.profile, body, Path(a.export))}")
     return 0
 
 
 def _cmd_runs_export(a: argparse.Namespace) -> int:
-    from .ledger import export_reference
+    from .records import export_reference
     from .paths import RESULTS
 
     written = export_reference(a.profile, Path(a.dest) if a.dest else RESULTS)

@@ -1,8 +1,9 @@
 """The claims ledger: every claim of the paper, its evidence there, and ours per profile.
 
 Chapters that compute a verdict save it as a *claim record* in the run cache
-(``<cache>/claims/<profile>/<chapter>.json``): the rows of the verdict table
-plus the names of the runs they rest on. The ledger chapter joins those
+(``records.save_verdicts``, ``<cache>/claims/<profile>/<chapter>.json``): the
+rows of the verdict table plus the names of the runs they rest on. This module
+only reads them (``records.load_verdicts``). The ledger chapter joins those
 records with the list of the paper's claims below. Nothing in the ledger is
 typed by hand except the paper's side, and a claim no chapter has computed
 for a profile shows as "not run".
@@ -10,109 +11,20 @@ for a profile shows as "not run".
 
 from __future__ import annotations
 
-import json
-import math
-import time
 from pathlib import Path
 from typing import Iterable
 
 import pandas as pd
 
-from .cache import Run, cache_root
 from .claims import REGISTRY
 from .paths import RESULTS
 from .tables import VERDICT_COLOURS
 from .tables import badge as _badge
-from .io import atomic_write_json
+from .records import archived, load_verdicts
 
 
 def _kind(key: str) -> str:
     return REGISTRY[key].kind
-
-
-def _dir(profile: str, root: Path | None = None) -> Path:
-    return (root or cache_root()) / "claims" / profile
-
-
-def save_verdicts(profile: str, table: pd.DataFrame, runs: Iterable[str] = (), *, chapter: str | None = None,
-                  root: Path | None = None) -> Path | None:
-    """Store a chapter's verdict rows (they need a ``key`` column) as a claim record.
-
-    Only a run the executor found to have every parameter at its declared default is saved
-    (``records.is_default``): a claim's verdict is recorded only under the claim's own
-    conditions, so no exploratory run overwrites the ledger.
-    """
-    from .records import current_chapter, is_default, not_default_reason
-
-    if not is_default():
-        print(f"(verdicts not saved to the ledger: {not_default_reason()})")
-        return None
-    if "key" not in table.columns:
-        raise ValueError("a verdict table needs a 'key' column naming each claim")
-    unknown = sorted(set(table.key) - set(REGISTRY))
-    if unknown:
-        raise ValueError(f"claims {unknown} are not in lskd_core.claims.REGISTRY")
-    cols = ["key", "ours: mean diff", "95% CI", "n seeds", "verdict", "p", "detectable", "expected", "margin",
-            "p (TOST)", "paper evidence"]
-    # A column some rows lack (no registered expectation, no paper evidence) holds NaN there: stored as
-    # null, because NaN is not JSON and strict readers refuse the file.
-    rows = [{k: None if isinstance(v, float) and math.isnan(v) else v for k, v in r.items()}
-            for r in table[[c for c in cols if c in table.columns]].to_dict(orient="records")]
-    chapter = current_chapter(chapter)
-    path = _dir(profile, root) / f"{chapter}.json"
-    try:
-        from .prereg import stamp
-
-        atomic_write_json(path, {"chapter": chapter, "profile": profile, "rows": rows, "runs": sorted(runs),
-                                 "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **stamp(profile)})
-    except OSError as exc:  # a shared, read-only cache: the chapter still runs and shows its verdicts
-        print(f"(verdicts not saved to the ledger: {path.parent} is not writable: {exc.strerror})")
-        return None
-    return path
-
-
-def _read(base: Path, origin: str) -> list[dict]:
-    return [{**json.loads(p.read_text()), "origin": origin} for p in sorted(base.glob("*/*.json"))]
-
-
-def load_records(root: Path | None = None, reference: Path | None = RESULTS) -> list[dict]:
-    """Claim records of the run cache, then the committed reference records for anything the cache lacks."""
-    base = (root or cache_root()) / "claims"
-    local = _read(base, "cache") if base.is_dir() else []
-    have = {(r["profile"], r["chapter"]) for r in local}
-    ref = [r for r in (_read(reference / "claims", "reference") if reference and (reference / "claims").is_dir() else [])
-           if (r["profile"], r["chapter"]) not in have]
-    return local + ref
-
-
-def archived(root: Path | None = None, reference: Path | None = RESULTS) -> list[str]:
-    """Names of claim records that are no profile: former references kept beside their successor
-    (``base_2026_11``, the testbed where distillation did not help), each with its note."""
-    from .profiles import PROFILES
-
-    return sorted({r["profile"] for r in load_records(root, reference)} - set(PROFILES))
-
-
-def export_reference(profile: str, dest: Path = RESULTS, root: Path | None = None) -> list[Path]:
-    """Copy a profile's claim and analysis records, and the config and metrics of every run they name, to ``dest``.
-
-    Weights stay behind: the records are evidence to read, not models to load.
-    """
-    written = []
-    claims = [{k: v for k, v in r.items() if k != "origin"} for r in load_records(root, reference=None)
-              if r["profile"] == profile]
-    tables = [json.loads(p.read_text()) for p in sorted(((root or cache_root()) / "records" / profile).glob("*.json"))]
-    for kind, recs in (("claims", claims), ("records", tables)):
-        for rec in recs:
-            for name in rec["runs"]:
-                run = Run((root or cache_root()) / name)
-                if not run.done:
-                    raise FileNotFoundError(f"{kind} record {rec['chapter']} names run {name}, which is not in the cache")
-                atomic_write_json(dest / "runs" / f"{name}.json", {"config": run.config(), "metrics": run.metrics()})
-            path = dest / kind / profile / f"{rec['chapter']}.json"
-            atomic_write_json(path, rec)
-            written.append(path)
-    return written
 
 
 # Holm's families, by claim kind (results/preregistration.toml, [rule] verdict).
@@ -127,7 +39,7 @@ def ledger(root: Path | None = None, exclude: Iterable[str] = ("smoke",),
     The smoke profile only proves that chapters run, so its records are left out by default, and so
     are records kept under a name that is no profile (``archived``): their chapters show them.
     """
-    records = [r for r in load_records(root, reference) if r["profile"] not in set(exclude)
+    records = [r for r in load_verdicts(root, reference) if r["profile"] not in set(exclude)
                and r["profile"] not in archived(root, reference)]
     profiles = sorted({r["profile"] for r in records})
     found: dict[tuple[str, str], dict] = {}

@@ -1,5 +1,8 @@
-"""Analysis records: the tables a chapter computes, kept per profile so that other chapters,
-the ledger and readers on other machines can see them.
+"""The one record store: what chapters compute, kept per profile so that other chapters, the
+ledger and readers on other machines can see it. Three kinds, each saved, loaded and exported here:
+analysis tables (``save``, ``load``, ``reference``), verdict records (``save_verdicts``,
+``load_verdicts``, read by ``lskd_core.ledger``) and translation grids (``save_translation``,
+``load_translation``, under ``results/nmt``).
 
 A chapter run under its declared default parameters (any profile) saves its
 tables with ``save``. They go to ``<cache>/records/<profile>/<chapter>.json``;
@@ -14,6 +17,7 @@ record: what a record says must be what the chapter's defaults compute.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -21,10 +25,10 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from .cache import cache_root
+from .cache import Run, cache_root
 from .io import atomic_write_json
 from . import tables
-from .paths import RESULTS
+from .paths import NMT_RESULTS, RESULTS
 
 
 # What the executor (``lskd run``, ``lskd book``) tells a chapter's kernel about the run, so that no
@@ -186,3 +190,109 @@ def show_reference(live_profile: str, names: Iterable[str] | None = None, *, cha
             display(Markdown(f"*{name}* (`{prof}`)"))
             display(tables.verdicts(df) if "verdict" in df.columns and "ours: mean diff" in df.columns
                     else tables.show(df))
+
+
+# ---------------------------------------------------------------- verdict records
+# A chapter's verdict rows, per profile, in ``<cache>/claims/<profile>/<chapter>.json``; the ledger
+# (``lskd_core.ledger``) reads them, with the committed ones under ``results/claims``.
+
+def _claims_dir(profile: str, root: Path | None = None) -> Path:
+    return (root or cache_root()) / "claims" / profile
+
+
+def save_verdicts(profile: str, table: pd.DataFrame, runs: Iterable[str] = (), *, chapter: str | None = None,
+                  root: Path | None = None) -> Path | None:
+    """Store a chapter's verdict rows (they need a ``key`` column) as a claim record.
+
+    Only a run the executor found to have every parameter at its declared default is saved
+    (``records.is_default``): a claim's verdict is recorded only under the claim's own
+    conditions, so no exploratory run overwrites the ledger.
+    """
+    if not is_default():
+        print(f"(verdicts not saved to the ledger: {not_default_reason()})")
+        return None
+    if "key" not in table.columns:
+        raise ValueError("a verdict table needs a 'key' column naming each claim")
+    from .claims import REGISTRY
+
+    unknown = sorted(set(table.key) - set(REGISTRY))
+    if unknown:
+        raise ValueError(f"claims {unknown} are not in lskd_core.claims.REGISTRY")
+    cols = ["key", "ours: mean diff", "95% CI", "n seeds", "verdict", "p", "detectable", "expected", "margin",
+            "p (TOST)", "paper evidence"]
+    # A column some rows lack (no registered expectation, no paper evidence) holds NaN there: stored as
+    # null, because NaN is not JSON and strict readers refuse the file.
+    rows = [{k: None if isinstance(v, float) and math.isnan(v) else v for k, v in r.items()}
+            for r in table[[c for c in cols if c in table.columns]].to_dict(orient="records")]
+    chapter = current_chapter(chapter)
+    path = _claims_dir(profile, root) / f"{chapter}.json"
+    try:
+        from .prereg import stamp
+
+        atomic_write_json(path, {"chapter": chapter, "profile": profile, "rows": rows, "runs": sorted(runs),
+                                 "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **stamp(profile)})
+    except OSError as exc:  # a shared, read-only cache: the chapter still runs and shows its verdicts
+        print(f"(verdicts not saved to the ledger: {path.parent} is not writable: {exc.strerror})")
+        return None
+    return path
+
+
+def _read(base: Path, origin: str) -> list[dict]:
+    return [{**json.loads(p.read_text()), "origin": origin} for p in sorted(base.glob("*/*.json"))]
+
+
+def load_verdicts(root: Path | None = None, reference: Path | None = RESULTS) -> list[dict]:
+    """Claim records of the run cache, then the committed reference records for anything the cache lacks."""
+    base = (root or cache_root()) / "claims"
+    local = _read(base, "cache") if base.is_dir() else []
+    have = {(r["profile"], r["chapter"]) for r in local}
+    ref = [r for r in (_read(reference / "claims", "reference") if reference and (reference / "claims").is_dir() else [])
+           if (r["profile"], r["chapter"]) not in have]
+    return local + ref
+
+
+def archived(root: Path | None = None, reference: Path | None = RESULTS) -> list[str]:
+    """Names of claim records that are no profile: former references kept beside their successor
+    (``base_2026_11``, the testbed where distillation did not help), each with its note."""
+    from .profiles import PROFILES
+
+    return sorted({r["profile"] for r in load_verdicts(root, reference)} - set(PROFILES))
+
+
+def export_reference(profile: str, dest: Path = RESULTS, root: Path | None = None) -> list[Path]:
+    """Copy a profile's claim and analysis records, and the config and metrics of every run they name, to ``dest``.
+
+    Weights stay behind: the records are evidence to read, not models to load.
+    """
+    written = []
+    claims = [{k: v for k, v in r.items() if k != "origin"} for r in load_verdicts(root, reference=None)
+              if r["profile"] == profile]
+    tables = [json.loads(p.read_text()) for p in sorted(((root or cache_root()) / "records" / profile).glob("*.json"))]
+    for kind, recs in (("claims", claims), ("records", tables)):
+        for rec in recs:
+            for name in rec["runs"]:
+                run = Run((root or cache_root()) / name)
+                if not run.done:
+                    raise FileNotFoundError(f"{kind} record {rec['chapter']} names run {name}, which is not in the cache")
+                atomic_write_json(dest / "runs" / f"{name}.json", {"config": run.config(), "metrics": run.metrics()})
+            path = dest / kind / profile / f"{rec['chapter']}.json"
+            atomic_write_json(path, rec)
+            written.append(path)
+    return written
+
+
+# ---------------------------------------------------------------- translation grids
+# A translation grid's rows with its configuration and provenance, ``results/nmt/<profile>.json``.
+
+def save_translation(profile: str, body: dict, dest: Path = NMT_RESULTS) -> Path:
+    """Write a translation grid's record (``nmt.pipeline.reference_body``) to ``dest/<profile>.json``."""
+    out = Path(dest) / f"{profile}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out, {"profile": profile, **body})
+    return out
+
+
+def load_translation(profile: str, root: Path = NMT_RESULTS) -> dict | None:
+    """The committed translation grid of ``profile``, or None when there is none."""
+    p = Path(root) / f"{profile}.json"
+    return json.loads(p.read_text()) if p.is_file() else None

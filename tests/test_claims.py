@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from lskd_core import claims
-from lskd_core.ledger import save_verdicts
+from lskd_core.records import save_verdicts
 from lskd_core.notebook import NOTEBOOKS
 
 ROOT = Path(__file__).resolve().parents[1]

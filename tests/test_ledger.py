@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 
 from lskd_core.claims import REGISTRY
-from lskd_core.ledger import export_reference, ledger, load_records, save_verdicts
+from lskd_core.ledger import ledger
+from lskd_core.records import export_reference, load_verdicts, save_verdicts
 
 
 @pytest.fixture(autouse=True)
@@ -35,7 +36,7 @@ def test_ledger_follows_the_records(tmp_path):
     hurt_b = b[b.claim.str.startswith("At T=3")].iloc[0]
     assert hurt_b["tiny: verdict"] == "inconclusive" and "-0.2" in hurt_b["tiny: ours"]
     assert hurt_b["small: verdict"] == "supported"
-    assert {r["profile"] for r in load_records(tmp_path, reference=None)} == {"tiny", "small"}
+    assert {r["profile"] for r in load_verdicts(tmp_path, reference=None)} == {"tiny", "small"}
 
 
 def test_unknown_claim_keys_are_refused(tmp_path):

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from lskd_core.nmt.token_kd import token_kd_loss
+from lskd_core import records
 from lskd_core.profiles import get_profile
 from reference import kd, log_softmax, softmax
 
@@ -227,9 +228,9 @@ def test_reference_grid_round_trip_feeds_the_verdicts(monkeypatch, tmp_path):
     (tmp_path / "steps").mkdir()
     base = get_profile("smoke").nmt
     rows = pipeline.run_grid(base, [0.0, 0.1], [1, 3, 64], [0, 1, 2])
-    assert pipeline.load_reference("smoke", tmp_path / "ref") is None
-    pipeline.export_reference("smoke", rows, base, 12.5, tmp_path / "ref")
-    ref = pipeline.load_reference("smoke", tmp_path / "ref")
+    assert records.load_translation("smoke", tmp_path / "ref") is None
+    records.save_translation("smoke", pipeline.reference_body(rows, base, 12.5), tmp_path / "ref")
+    ref = records.load_translation("smoke", tmp_path / "ref")
     assert ref["rows"] == rows and ref["grid_wall_s"] == 12.5 and ref["config"]["n_train"] == base.n_train
     assert pipeline.stale_fields(ref, base) == {}
     assert pipeline.stale_fields(ref, replace(base, max_epoch=7)) == {"max_epoch": (base.max_epoch, 7)}

@@ -242,15 +242,14 @@ def test_read_only_cache_still_runs_the_chapter_code(tmp_path, monkeypatch, caps
     import pandas as pd
 
     import lskd_core.io
-    from lskd_core import ledger, records
+    from lskd_core import records
 
     def refuse(path, obj):
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(ledger, "atomic_write_json", refuse)
     monkeypatch.setattr(records, "atomic_write_json", refuse)
     monkeypatch.setenv("LSKD_DEFAULTS", "1")  # a default run, so that only the read-only folder stops it
-    assert ledger.save_verdicts("tiny", pd.DataFrame({"key": ["ls_helps_at_T1"]}),
+    assert records.save_verdicts("tiny", pd.DataFrame({"key": ["ls_helps_at_T1"]}),
                                 chapter="03_student_grid", root=tmp_path) is None
     assert records.save("tiny", {"t": pd.DataFrame({"a": [1]})}, [], chapter="02_teachers", root=tmp_path) is None
     assert capsys.readouterr().out.count("not writable") == 2

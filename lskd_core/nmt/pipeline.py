@@ -20,7 +20,7 @@ from pathlib import Path
 from .. import cache
 from ..dist import cpus
 from ..io import atomic_write_json, file_sha256
-from ..paths import NMT_RESULTS, PACKAGE
+from ..paths import PACKAGE
 from ..proc import die_with_parent
 from . import corpus as corpus_mod
 
@@ -370,23 +370,14 @@ def no_kd_scores(rows: list[dict], metric: str = "bleu") -> dict[int, float]:
     return {int(r["seed"]): float(r[metric]) for r in rows if r["model"] == "no-kd"}
 
 
-def export_reference(profile: str, rows: list[dict], cfg: NMTConfig, wall_s: float,
-                     dest: Path = NMT_RESULTS) -> Path:
-    """Write a grid's rows, with its configuration and hardware, to ``dest/<profile>.json`` (to commit)."""
+def reference_body(rows: list[dict], cfg: NMTConfig, wall_s: float) -> dict:
+    """A grid's rows with its configuration, code version and hardware: what ``records.save_translation``
+    commits under ``results/nmt``."""
     import fairseq
 
-    out = Path(dest) / f"{profile}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out, {"profile": profile, "config": asdict(cfg), "code": cache.code_version("nmt"),
-                            "fairseq": fairseq.__version__, "hardware": hardware(), "grid_wall_s": wall_s,
-                            "exported": time.strftime("%Y-%m-%d %H:%M:%S"), "rows": rows})
-    return out
-
-
-def load_reference(profile: str, root: Path = NMT_RESULTS) -> dict | None:
-    """The committed grid of ``profile``, or None when there is none."""
-    p = Path(root) / f"{profile}.json"
-    return json.loads(p.read_text()) if p.is_file() else None
+    return {"config": asdict(cfg), "code": cache.code_version("nmt"), "fairseq": fairseq.__version__,
+            "hardware": hardware(), "grid_wall_s": wall_s, "exported": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "rows": rows}
 
 
 def stale_fields(ref: dict, cfg: NMTConfig) -> dict[str, tuple]:
