@@ -140,7 +140,7 @@ def _cmd_nmt(a: argparse.Namespace) -> int:
     from .config import check_temperatures
     from .profiles import get_profile
 
-    temps = check_temperatures(a.temperatures or get_profile(a.profile).temperatures)
+    temps = check_temperatures(a.temperatures or get_profile(a.profile).nmt_temperatures)
     rows = pipeline.run_grid(cfg, a.alphas, temps, a.seeds, jobs=a.jobs)
     for row in rows:
         print(json.dumps({k: row[k] for k in ("model", "alpha", "T", "seed", "bleu", "chrf")}))

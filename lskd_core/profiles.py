@@ -159,11 +159,10 @@ PROFILES: dict[str, Profile] = {
         # Teachers 8 epochs in 512-token batches: the curve's pick (bench/nmt_curve.py, plain teacher, validation
         # split, 2026-12-02: 10.54 BLEU in 511 CPU s, 3.68 short of 24 epochs, the longest run scored). Students
         # and the label-only baseline train 3 epochs (7.27 BLEU alone on that curve), so the teacher knows more
-        # than the student can learn alone in its budget, and T = 1 and 3 only: a KD student's epoch costs about
-        # twice a teacher's (the 2026-11-24 grid), and three seeds then fit in about an hour of 2 cores.
-        # Its rows are results/nmt/base.json.
+        # than the student can learn alone in its budget. Three seeds at T = 1, 2, 3 and 64 took 68 minutes of
+        # 2 cores (2026-12-06). Its rows are results/nmt/base.json.
         nmt=NMTConfig(**_GETTEXT_NMT, max_epoch=8, max_tokens=512, student_epochs=3),
-        nmt_temperatures=(1.0, 3.0)),
+        nmt_temperatures=(1.0, 2.0, 3.0, 64.0)),
     "small": Profile(
         "small",
         TrainConfig(**_FM, arch="resnet_m", num_epochs=30),

@@ -169,9 +169,25 @@ def test_the_chapters_beyond_the_grid_take_a_subset_of_the_profiles_seeds(monkey
     assert ns["seeds"] == [0, 1, 2, 3, 4] and ns["temperatures"] == [1, 3]
     ns = {"profile": "base", "seeds": None, "temperatures": None}
     ex.begin(ns, seeds="extension_seeds", temperatures="nmt_temperatures")
-    assert ns["seeds"] == list(range(10)) and ns["temperatures"] == [1, 3]
+    assert ns["seeds"] == list(range(10)) and ns["temperatures"] == [1, 2, 3, 64]
     ns = {"profile": "small", "seeds": None, "temperatures": None}
     ex.begin(ns, temperatures="nmt_temperatures")
     assert ns["temperatures"] == [1, 3, 64]  # the default list
     scaled = get_profile("tiny", scale="smoke")
     assert scaled.extension_seeds is None and scaled.seeds == get_profile("smoke").seeds
+
+
+def test_lskd_nmt_grid_defaults_to_the_profiles_translation_temperatures(monkeypatch, capsys):
+    from lskd_core.cli import main
+    from lskd_core.nmt import pipeline
+
+    got = {}
+
+    def fake_grid(cfg, alphas, temperatures, seeds, jobs=None):
+        got["temperatures"] = list(temperatures)
+        return []
+
+    monkeypatch.setattr(pipeline, "run_grid", fake_grid)
+    assert main(["nmt", "grid", "--profile", "tiny"]) == 0
+    # tiny's translation list (1, 3), not its image list (1, 2, 3, 64)
+    assert got["temperatures"] == list(get_profile("tiny").nmt_temperatures) == [1.0, 3.0]
