@@ -185,6 +185,11 @@ def profile_summary(table: pd.DataFrame) -> str:
                 gate_words = "the distillation gate was not computed"
             elif (gate[f"{prof}: Holm"] == "supported").all():
                 gate_words = "distillation from the plain teacher beats the student trained alone (the gate passes)"
+            elif (gate[f"{prof}: Holm"] == "supported").any():
+                at = ", ".join(f"T = {k.rsplit('T', 1)[1]}" for k in gate[gate[f"{prof}: Holm"] == "supported"].key)
+                gate_words = (f"distillation from the plain teacher beats the student trained alone at {at} only, "
+                              "so the paper's question can be asked at that temperature and the other verdicts "
+                              "describe the testbed")
             else:
                 gate_words = ("distillation from the plain teacher is **not** shown to beat the student trained "
                               "alone, so the paper's question has no signal here and the verdicts below describe "

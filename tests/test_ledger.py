@@ -149,3 +149,16 @@ def test_the_front_page_counts_one_seed_rows_as_untested_not_as_verdicts(tmp_pat
     save_verdicts("tiny", one, chapter="11_translation", root=tmp_path)
     words = profile_summary(ledger(tmp_path, reference=None))
     assert "0 of 2 inconclusive; 2 of 2 untested (one seed: run more seeds)" in words
+
+
+def test_a_gate_that_passes_at_one_temperature_only_says_so():
+    from lskd_core.claims import gate_sentence
+
+    rows = [{"key": "kd_beats_no_kd_T1", "ours: mean diff": 0.62, "95% CI": "[0.198, 1.047]", "n seeds": 3,
+             "verdict": "supported"},
+            {"key": "kd_beats_no_kd_T3", "ours: mean diff": -1.2, "95% CI": "[-2.521, 0.124]", "n seeds": 3,
+             "verdict": "inconclusive"}]
+    words = gate_sentence(rows, "base", unit="BLEU", alone="the labels alone")
+    assert "beats the student trained with the labels alone at T = 1: +0.62 BLEU" in words
+    assert "not shown to at T = 3: -1.20 BLEU" in words and "passes only at the first" in words
+    assert "passes, so" not in gate_sentence(rows[1:], "base") and "passes, so" in gate_sentence(rows[:1], "base")
