@@ -173,19 +173,21 @@ def test_fairseq_runs_on_the_cpu_unless_a_gpu_is_there_and_allowed(monkeypatch):
 
 def _fake_steps(monkeypatch, tmp_path):
     """Replace the fairseq steps by stand-ins whose scores say which teacher a student learnt from."""
-    import json
     import time
 
+    from lskd_core.io import atomic_write_json
     from lskd_core.nmt import pipeline
 
     monkeypatch.setattr(pipeline, "prepare", lambda cfg: tmp_path)
 
     def train(cfg, data, teacher=None):
-        name = f"a{cfg.alpha}" if teacher is None else f"{teacher.parent.name}-T{cfg.temperature}-s{cfg.seed}"
+        # One folder per step, as the run cache has: label-only steps of different seeds shared one, and
+        # under load a step read its done.json while another seed's step was rewriting it.
+        name = f"a{cfg.alpha}-s{cfg.seed}" if teacher is None else f"{teacher.parent.name}-T{cfg.temperature}-s{cfg.seed}"
         time.sleep(0.01 * (cfg.seed % 1000 + 1))  # finish out of order under jobs > 1
         d = tmp_path / name
         d.mkdir(exist_ok=True)
-        (d / "done.json").write_text(json.dumps({"wall_time_s": 1.0}))
+        atomic_write_json(d / "done.json", {"wall_time_s": 1.0})
         return d / "checkpoint_last.pt"
 
     def bleu(ckpt, data, cfg, split="test"):
