@@ -164,9 +164,7 @@ def check_book(html_dir: Path, screenshots: bool = True, jobs: int | None = None
     """Check every page; ``jobs`` pages at a time (default: one per CPU core this process may use)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    import os
-
-    from .settings import cpus
+    from .settings import usable_cpus
 
     html_dir = Path(html_dir)
     if not html_dir.is_dir():
@@ -178,7 +176,7 @@ def check_book(html_dir: Path, screenshots: bool = True, jobs: int | None = None
     if browser is None:
         raise FileNotFoundError("no Chromium found; `make setup` installs Debian's chromium package")
     shots = html_dir / "_screenshots" if screenshots else None
-    with ThreadPoolExecutor(max_workers=max(1, jobs or cpus() or os.cpu_count() or 1)) as pool:  # Chromium does the work, not Python
+    with ThreadPoolExecutor(max_workers=jobs or usable_cpus()) as pool:  # Chromium does the work, not Python
         reports = list(pool.map(lambda p: check_page(browser, p, html_dir, shots), pages))
     if shots is not None:
         items = "".join(f'<li><a href="{r.screenshot.name}">{html_lib.escape(r.page)}</a>'

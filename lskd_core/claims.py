@@ -392,8 +392,7 @@ def expectation(key: str, ours_plain_t1: float | None, profile: str | None = Non
     if key in GATE.values():
         from .testbed import expected_gain
 
-        t = next(t for t, k in GATE.items() if k == key)
-        value = expected_gain(profile, t)
+        value = expected_gain(profile, gate_temperature(key))
         rule = spec.rule
     elif spec.kind == "book":
         value, rule = None, "none: this book's own question, not a claim of the paper"
@@ -571,6 +570,11 @@ GATE = {1.0: "kd_beats_ce_T1", 3.0: "kd_beats_ce_T3"}
 NMT_GATE = {1.0: "kd_beats_no_kd_T1", 3.0: "kd_beats_no_kd_T3"}
 
 
+def gate_temperature(key: str) -> float:
+    """The temperature a gate claim tests, read from ``GATE`` and ``NMT_GATE``."""
+    return next(t for gate in (GATE, NMT_GATE) for t, k in gate.items() if k == key)
+
+
 def gate_rows(kd: dict[float, dict[int, float]], ce: dict[int, float], seeds, keys=None,
               profile: str | None = None) -> list[dict]:
     """Verdict rows of the gate: per seed, the plain teacher's KD student minus the CE-alone student.
@@ -591,7 +595,7 @@ def gate_sentence(rows: list[dict], profile: str, unit: str = "points", alone: s
     if not rows:
         return (f"On `{profile}` the distillation gate has not been computed (chapter 3 computes it at T = 1 "
                 "and 3), so nothing here says whether distillation helps on this profile.")
-    parts = [f"T = {1 if r['key'].endswith('T1') else 3}: {r['ours: mean diff']:+.2f} {unit}, 95 % CI {r['95% CI']}, "
+    parts = [f"T = {gate_temperature(r['key']):g}: {r['ours: mean diff']:+.2f} {unit}, 95 % CI {r['95% CI']}, "
              f"n = {r['n seeds']}" for r in rows]
     verdicts = {r["verdict"] for r in rows}
     passed = [p for p, r in zip(parts, rows) if r["verdict"] == "supported"]

@@ -46,10 +46,10 @@ def init() -> int:
 
 
 def cpus() -> int:
-    """The CPU cores this process may use: ``LSKD_CPUS`` when set (a book lane sets 1), else all of them."""
-    from .settings import cpus as given
+    """The CPU cores this process may use (``settings.usable_cpus``)."""
+    from .settings import usable_cpus
 
-    return given() or os.cpu_count() or 1
+    return usable_cpus()
 
 
 def device() -> torch.device:

@@ -161,7 +161,7 @@ def profile_summary(table: pd.DataFrame) -> str:
     """One paragraph per profile, in words computed from the ledger's Holm-adjusted verdicts: the
     distillation gate first, then what is supported, contradicted and smaller than the paper's
     effect. Image and translation claims get separate paragraphs. Markdown, for the front page."""
-    from .claims import GATE, NMT_GATE
+    from .claims import GATE, NMT_GATE, gate_temperature
     from .verdicts import SMALLER
 
     profiles = [c.split(":")[0] for c in table.columns if c.endswith(": verdict")]
@@ -186,7 +186,7 @@ def profile_summary(table: pd.DataFrame) -> str:
             elif (gate[f"{prof}: Holm"] == "supported").all():
                 gate_words = "distillation from the plain teacher beats the student trained alone (the gate passes)"
             elif (gate[f"{prof}: Holm"] == "supported").any():
-                at = ", ".join(f"T = {k.rsplit('T', 1)[1]}" for k in gate[gate[f"{prof}: Holm"] == "supported"].key)
+                at = ", ".join(f"T = {gate_temperature(k):g}" for k in gate[gate[f"{prof}: Holm"] == "supported"].key)
                 gate_words = (f"distillation from the plain teacher beats the student trained alone at {at} only, "
                               "so the paper's question can be asked at that temperature and the other verdicts "
                               "describe the testbed")

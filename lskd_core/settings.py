@@ -68,6 +68,12 @@ def cpus() -> int | None:
     return int(v)
 
 
+def usable_cpus() -> int:
+    """The CPU cores this process may use: ``LSKD_CPUS`` when set (a book lane sets 1), else all of them.
+    Here, not in ``dist``, so that callers without torch (the browser check) read the same rule."""
+    return cpus() or os.cpu_count() or 1
+
+
 def progress() -> bool:
     v = _get("LSKD_PROGRESS")
     if v is None:
