@@ -61,10 +61,6 @@ def _run(browser: str, args: list[str], timeout: float = 90) -> subprocess.Compl
         return subprocess.run(base + args, capture_output=True, text=True, timeout=timeout)
 
 
-def rendered_dom(browser: str, page: Path) -> str:
-    return _run(browser, ["--dump-dom", "--window-size=1280,1800", page.resolve().as_uri()]).stdout
-
-
 # Run in the page after it has loaded (and MathJax has typeset): the width of every table against
 # the text column's, written onto <body> for --dump-dom to carry out.
 _MEASURE = """<script>window.addEventListener('load', () => setTimeout(() => {
@@ -78,21 +74,27 @@ _MEASURE = """<script>window.addEventListener('load', () => setTimeout(() => {
 }, 300));</script>"""
 
 
-def table_overflow(browser: str, page: Path) -> list[str] | None:
-    """Tables wider than the text column at 1280 px; None when the page could not be measured."""
+def render(browser: str, page: Path, shot: Path | None = None) -> tuple[str, list[str] | None]:
+    """One Chromium load of ``page`` at a 1280-pixel window: its rendered DOM, the tables wider than
+    the text column (None when they could not be measured) and, with ``shot``, a screenshot.
+
+    One load per page answers every question: starting Chromium is most of a check's time.
+    """
     import json
     import tempfile
 
     source = page.read_text(errors="replace")
     probe = source.replace("</body>", _MEASURE + "</body>") if "</body>" in source else source + _MEASURE
-    # A copy beside the page, so that its relative style sheets and scripts load as the page's do.
+    # A copy beside the page, so that its relative style sheets, scripts and images load as the page's
+    # do; the probe only sets an attribute, so the copy's DOM and picture are the page's.
     with tempfile.NamedTemporaryFile("w", suffix=".html", dir=page.parent, prefix=".lskd-measure-",
                                      delete=True) as fh:
         fh.write(probe)
         fh.flush()
-        dom = _run(browser, ["--dump-dom", "--window-size=1280,1800", Path(fh.name).resolve().as_uri()]).stdout
+        args = ["--dump-dom", "--window-size=1280,1800"] + ([f"--screenshot={shot}"] if shot else [])
+        dom = _run(browser, args + [Path(fh.name).resolve().as_uri()]).stdout
     m = re.search(r'data-lskd-overflow="([^"]*)"', dom)
-    return None if m is None else json.loads(html_lib.unescape(m.group(1)))
+    return dom, (None if m is None else json.loads(html_lib.unescape(m.group(1))))
 
 
 def visible_text(dom: str) -> str:
@@ -112,7 +114,12 @@ def check_page(browser: str, page: Path, html_dir: Path, shots: Path | None) -> 
     if re.search(r'<meta[^>]+http-equiv="refresh"', source, flags=re.I) and len(source) < 2000:
         report.redirect = True  # the root index.html; its target is checked as a page of its own
         return report
-    dom = rendered_dom(browser, page)
+    shot = shots / (rel.replace("/", "__").removesuffix(".html") + ".png") if shots is not None else None
+    if shot is not None:
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        shot.unlink(missing_ok=True)  # a picture from an earlier check must not pass for this one
+    dom, wide = render(browser, page, shot)
+    report.screenshot = shot if shot is not None and shot.is_file() else None
     if not dom.strip():
         report.problems.append("Chromium returned no DOM")
         return report
@@ -133,16 +140,10 @@ def check_page(browser: str, page: Path, html_dir: Path, shots: Path | None) -> 
         report.problems.append("the chapter failed to build")
     for m in _REMOTE.finditer(source):
         report.problems.append(f"remote resource: {m.group(0)[:120]}")
-    wide = table_overflow(browser, page)
     if wide is None:
         report.problems.append("the tables' widths could not be measured")
     else:
         report.problems += [f"overflow: {w}" for w in wide]
-    if shots is not None:
-        shot = shots / (rel.replace("/", "__").removesuffix(".html") + ".png")
-        shot.parent.mkdir(parents=True, exist_ok=True)
-        _run(browser, [f"--screenshot={shot}", "--window-size=1280,1800", page.resolve().as_uri()])
-        report.screenshot = shot if shot.is_file() else None
     return report
 
 

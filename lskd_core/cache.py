@@ -222,8 +222,8 @@ def list_runs() -> list[dict[str, Any]]:
     return out
 
 
-def _locked(run: Run) -> bool:
-    """True when another process holds ``run``'s lock (it is training now)."""
+def busy(run: Run) -> bool:
+    """True when another process holds ``run``'s lock (it is training it now)."""
     path = run.path.parent / ".locks" / f"{run.path.name}.lock"
     if not path.is_file():
         return False
@@ -262,7 +262,7 @@ def gc(dry_run: bool = False, min_age_s: float = 60.0) -> list[str]:
             shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
 
     for d in sorted(q for q in root.glob("*-*") if q.is_dir()) if root.is_dir() else []:
-        if _locked(Run(d)):
+        if busy(Run(d)):
             continue
         for tmp in d.glob(".*.tmp"):
             if old(tmp):
@@ -279,7 +279,7 @@ def gc(dry_run: bool = False, min_age_s: float = 60.0) -> list[str]:
             drop(d)
     locks = root / ".locks"
     for lk in sorted(locks.glob("*.lock")) if locks.is_dir() else []:
-        if not (root / lk.stem).exists() and old(lk) and not _locked(Run(root / lk.stem)):
+        if not (root / lk.stem).exists() and old(lk) and not busy(Run(root / lk.stem)):
             drop(lk)
     for nb in Path(tempfile.gettempdir()).glob("lskd-nb-*"):
         pid = nb.name.split("-")[2] if nb.name.count("-") >= 3 else ""

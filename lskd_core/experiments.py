@@ -130,6 +130,32 @@ def teachers(profile: Profile | str, alphas, seed: int = 0, **overrides) -> dict
     return {float(a): train_teacher(teacher_config(prof, a, seed, **overrides)) for a in alphas}
 
 
+def teacher_set(profile: Profile | str, alphas, seeds) -> dict[tuple[float, int], Run]:
+    """Every teacher of ``alphas`` x ``seeds``, keyed ``(alpha, seed)``, trained from the far end.
+
+    The student grid trains the same teachers alpha by alpha from the first seed up, each before its
+    students. A chapter that runs beside it (front matter ``lskd: beside:``) takes them in the opposite
+    order and passes over any that another process is training now, then collects those once they are
+    done: the two lanes split the teachers instead of one waiting on the other's locks. A teacher's
+    weights do not depend on which process trains it.
+    """
+    from . import cache
+    from .train import teacher_config_dict
+
+    prof = get_profile(profile) if isinstance(profile, str) else profile
+    cfgs = {(float(a), s): teacher_config(prof, a, s) for a in alphas for s in seeds}
+    later = []
+    for key, cfg in reversed(cfgs.items()):
+        run = cache.run_dir("teacher", teacher_config_dict(cfg))
+        if not run.done and cache.busy(run):
+            later.append(key)
+        else:
+            train_teacher(cfg)
+    for key in later:
+        train_teacher(cfgs[key])  # waits for the process that holds it, then reads its record
+    return {key: train_teacher(cfg) for key, cfg in cfgs.items()}
+
+
 def test_curve(run: Run) -> tuple[list[int], list[float]]:
     """A run's test top-1 by epoch: ``(epochs, top1)``, at the epochs it was evaluated (``eval_every``)."""
     curves = run.metrics()["curves"]
@@ -145,7 +171,8 @@ def teacher_floor(profile: Profile | str, alphas, seeds) -> bool:
     from .claims import floor_check, image_floor
 
     prof = get_profile(profile) if isinstance(profile, str) else profile
-    acc = {f"alpha={a}, seed {s}": r.metrics()["final_top1"] for s in seeds for a, r in teachers(prof, alphas, s).items()}
+    acc = {f"alpha={a}, seed {s}": r.metrics()["final_top1"] for (a, s), r in
+           sorted(teacher_set(prof, alphas, seeds).items(), key=lambda kv: kv[0][::-1])}
     above, words = floor_check(acc, image_floor(len(prof.classes())), "%", prof.name)
     say(image_floor=words)
     return above

@@ -363,16 +363,26 @@ def chapter_question(nb) -> str:
     return q
 
 
+def _chapter_names(nb, field: str) -> list[str]:
+    names = (nb.metadata.get("lskd") or {}).get(field, [])
+    if not isinstance(names, list) or not all(isinstance(a, str) for a in names):
+        raise ValueError(f"front matter lskd.{field} must be a list of chapter names, got {names!r}")
+    return names
+
+
 def chapter_after(nb) -> list[str]:
     """The chapters this one must follow when chapters run side by side (front matter ``lskd: after:``).
 
     A chapter names the chapter whose student sweeps it reuses: a batched student's weights depend on
     its companions to float rounding, so the sweep that trains it must be the same in every build.
     """
-    after = (nb.metadata.get("lskd") or {}).get("after", [])
-    if not isinstance(after, list) or not all(isinstance(a, str) for a in after):
-        raise ValueError(f"front matter lskd.after must be a list of chapter names, got {after!r}")
-    return after
+    return _chapter_names(nb, "after")
+
+
+def chapter_beside(nb) -> list[str]:
+    """The chapters this one should start beside (front matter ``lskd: beside:``): it trains some of
+    their runs from the other end (``experiments.teacher_set``), so the two lanes share that work."""
+    return _chapter_names(nb, "beside")
 
 
 def book_plan(stems: list[str], nbs: dict[str, Any], durations: dict[str, float] | None = None
@@ -382,6 +392,7 @@ def book_plan(stems: list[str], nbs: dict[str, Any], durations: dict[str, float]
 
     A chapter that trains (it needs the profile's image or translation part) runs in a lane once
     the chapters it names in ``lskd: after:`` are done. Priority: chapters that others wait for,
+    then those that name one of them in ``lskd: beside:`` (they take part of its training off it),
     then the longest by the last build's ``durations``, then those that need another part of the
     profile than the first (they never wait on its runs), then table-of-contents order. Chapters that
     train nothing read what the others wrote (the ledger, the timings) and run last, in order.
@@ -391,11 +402,13 @@ def book_plan(stems: list[str], nbs: dict[str, Any], durations: dict[str, float]
     train = [s for s in stems if needs[s]]
     deps = {s: set(chapter_after(nbs[s])) & set(train) for s in train}
     waiting_on = {s: sum(s in d for d in deps.values()) for s in train}
+    waited = {s for s in train if waiting_on[s]}
+    helps = {s: bool(set(chapter_beside(nbs[s])) & waited) and not deps[s] for s in train}
     # A chapter that shares no need with the first one (translation beside images) trains none of
     # its runs, so it goes beside it rather than wait on the locks of the runs that one is training.
     first = needs[min(train, key=lambda s: (-waiting_on[s], stems.index(s)))] if train else set()
-    order = sorted(train, key=lambda s: (-waiting_on[s], -durations.get(s, 0.0), bool(needs[s] & first),
-                                         stems.index(s)))
+    order = sorted(train, key=lambda s: (-waiting_on[s], not helps[s], -durations.get(s, 0.0),
+                                         bool(needs[s] & first), stems.index(s)))
     done: set[str] = set()
     for _ in train:  # a cycle would leave chapters that can never start
         done |= {s for s in train if deps[s] <= done}

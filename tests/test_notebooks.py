@@ -341,8 +341,9 @@ def test_book_plan_runs_the_shared_sweeps_first_and_the_readers_last():
     order, deps, readers = book_plan(stems, nbs)
     # Every chapter that reuses chapter 3's sweeps waits for it, and it goes first.
     assert order[0] == "03_student_grid"
-    # On a first build translation, which trains none of chapter 3's runs, goes beside it.
-    assert order[1] == "11_translation"
+    # Chapter 2 trains chapter 3's teachers from the other end, so it starts beside it; on a first
+    # build translation, which trains none of chapter 3's runs, comes next.
+    assert order[1:3] == ["02_teachers", "11_translation"]
     assert {s for s, d in deps.items() if d == {"03_student_grid"}} == {
         "04_penultimate", "05_diffusion", "06_teacher_targets", "07_classwise_and_alpha", "12_feature_kd",
         "13_deviations"}
@@ -351,7 +352,25 @@ def test_book_plan_runs_the_shared_sweeps_first_and_the_readers_last():
     assert sorted(order + readers) == sorted(stems)
     # With the last build's times, the longest ready chapters start first.
     order, _, _ = book_plan(stems, nbs, {"12_feature_kd": 377.0, "11_translation": 194.0, "01_ls_and_kd": 82.0})
-    assert order[:4] == ["03_student_grid", "12_feature_kd", "11_translation", "01_ls_and_kd"]
+    assert order[:5] == ["03_student_grid", "02_teachers", "12_feature_kd", "11_translation", "01_ls_and_kd"]
+
+
+def test_a_chapter_beside_one_that_nothing_waits_for_gets_no_head_start():
+    from types import SimpleNamespace
+
+    from lskd_core.notebook import book_plan
+
+    def nb(after=(), beside=()):
+        return SimpleNamespace(metadata={"lskd": {"after": list(after), "beside": list(beside), "needs": ["image"]}},
+                               cells=[])
+
+    nbs = {"grid": nb(), "helper": nb(beside=["grid"]), "long": nb(), "reuser": nb(after=["grid"])}
+    assert book_plan(list(nbs), nbs, {"long": 500.0, "helper": 50.0})[0] == ["grid", "helper", "long", "reuser"]
+    # Without a chapter that waits on the grid, a 'beside' earns nothing: the longest goes first.
+    del nbs["reuser"]
+    assert book_plan(list(nbs), nbs, {"long": 500.0, "helper": 50.0})[0] == ["long", "helper", "grid"]
+    with pytest.raises(ValueError, match="lskd.beside must be a list"):
+        book_plan(["a"], {"a": SimpleNamespace(metadata={"lskd": {"beside": "grid", "needs": ["image"]}}, cells=[])})
 
 
 def test_book_plan_rejects_a_cycle_and_a_bad_after():

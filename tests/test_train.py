@@ -251,3 +251,27 @@ def test_sweep_teacher_reads_batches_in_their_layout():
         run = _Training([Member("T=1", student, KD(1.0))], replace(S_CFG, channels_last=channels_last), teacher)
         conv = [m for m in run.teacher.modules() if isinstance(m, torch.nn.Conv2d)][-1]  # C > 1: unambiguous
         assert conv.weight.is_contiguous(memory_format=torch.channels_last) is channels_last
+
+
+def test_teacher_set_trains_from_the_far_end_and_leaves_a_busy_teacher_to_its_holder(tmp_path, monkeypatch):
+    """Beside the grid (which trains alpha by alpha from seed 0 up), chapter 2 takes the teachers in
+    the opposite order and passes over one that another process holds, collecting it last."""
+    import fcntl
+
+    from lskd_core import experiments as ex
+    from lskd_core.train import teacher_config_dict
+
+    _fresh_cache(monkeypatch, tmp_path, "c")
+    calls = []
+    monkeypatch.setattr(ex, "train_teacher", lambda cfg: calls.append((cfg.alpha, cfg.seed)) or cfg)
+    held = cache.run_dir("teacher", teacher_config_dict(ex.teacher_config(ex.get_profile("tiny"), 0.0, 1)))
+    lock_file = held.path.parent / ".locks" / f"{held.path.name}.lock"
+    lock_file.parent.mkdir(parents=True)
+    with open(lock_file, "a") as fh:  # another holder: flock conflicts across open files, even in one process
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        assert cache.busy(held)
+        out = ex.teacher_set("tiny", [0.0, 0.1], [0, 1])
+        fcntl.flock(fh, fcntl.LOCK_UN)
+    assert not cache.busy(held)
+    assert calls[:4] == [(0.1, 1), (0.1, 0), (0.0, 0), (0.0, 1)]  # the held one last
+    assert list(out) == [(0.0, 0), (0.0, 1), (0.1, 0), (0.1, 1)] and calls[4:] == list(out)
