@@ -46,7 +46,7 @@ def ledger(root: Path | None = None, exclude: Iterable[str] = ("smoke",),
     for r in records:
         for row in r["rows"]:
             found[(r["profile"], row["key"])] = {**row, "chapter": r["chapter"], "n runs": len(r["runs"]),
-                                                 "origin": r.get("origin", "cache")}
+                                                 "origin": r.get("origin", "cache"), "source": r.get("source")}
     from .verdicts import holm_verdicts
 
     # Holm's adjustment runs within each profile, in the two families the pre-registration names: the
@@ -72,7 +72,8 @@ def ledger(root: Path | None = None, exclude: Iterable[str] = ("smoke",),
             row[f"{prof}: Holm"] = adjusted[(prof, key)] if got.get("p") is not None or got["verdict"] == "not run" \
                 else _why_no_test(got)
             row[f"{prof}: ours"] = (f"{got.get('ours: mean diff')} {got.get('95% CI', '')} (n={got.get('n seeds')})"
-                                    + (" [reference record]" if got["origin"] == "reference" else ""))
+                                    + (" [reference record]" if got["origin"] == "reference" else "")
+                                    + (f" [from {got['source']}]" if got["source"] else ""))
         out.append(row)
     from .claims import KINDS
 
@@ -192,17 +193,20 @@ def profile_summary(table: pd.DataFrame) -> str:
                               "describe the testbed")
             else:
                 gate_words = ("distillation from the plain teacher is **not** shown to beat the student trained "
-                              "alone, so the paper's question has no signal here and the verdicts below describe "
+                              "alone, so the paper's question has no signal here and these verdicts describe "
                               "the testbed, not the paper's claims")
             n_inc = int((claims[f"{prof}: Holm"] == "inconclusive").sum())
             # A row without a p-value (one seed) was never tested: counted apart, with the reason the ledger gives.
             untested = claims[f"{prof}: Holm"].str.startswith("no test")
             why = sorted({w.removeprefix("no test (").removesuffix(")") for w in claims[f"{prof}: Holm"][untested]})
-            origin = "reference records" if got[f"{prof}: ours"].str.contains("reference record").any() else "this build"
+            ours = got[f"{prof}: ours"]
+            origin = ("reference records" if ours.str.contains("reference record").any() else
+                      "its committed grid, verdicts computed in this build" if ours.str.contains(r"\[from ").any()
+                      else "this build")
+            counts = ([f"{n_inc} of {len(claims)} inconclusive"] if n_inc or not untested.any() else []) + (
+                [f"{int(untested.sum())} of {len(claims)} untested ({'; '.join(why)})"] if untested.any() else [])
             out.append(f"**`{prof}`, {part}** ({origin}): {gate_words}. After Holm's adjustment within the "
                        f"profile's claim families, supported: {names('supported')}; not supported: "
                        f"{names('not supported')}; smaller than the paper's effect: {names(SMALLER)}; "
-                       f"{n_inc} of {len(claims)} inconclusive"
-                       + (f"; {int(untested.sum())} of {len(claims)} untested ({'; '.join(why)})" if untested.any()
-                          else "") + ".")
+                       + "; ".join(counts) + ".")
     return "\n\n".join(out) or "No profile has claim records yet: run the chapters first."

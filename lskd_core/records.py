@@ -201,8 +201,11 @@ def _claims_dir(profile: str, root: Path | None = None) -> Path:
 
 
 def save_verdicts(profile: str, table: pd.DataFrame, runs: Iterable[str] = (), *, chapter: str | None = None,
-                  root: Path | None = None) -> Path | None:
+                  root: Path | None = None, source: str | None = None) -> Path | None:
     """Store a chapter's verdict rows (they need a ``key`` column) as a claim record.
+
+    ``source`` names the committed rows the verdicts were computed from when this build trained
+    none of them (a reference translation grid), so that the ledger does not call them this build's.
 
     Only a run the executor found to have every parameter at its declared default is saved
     (``records.is_default``): a claim's verdict is recorded only under the claim's own
@@ -230,7 +233,8 @@ def save_verdicts(profile: str, table: pd.DataFrame, runs: Iterable[str] = (), *
         from .prereg import stamp
 
         atomic_write_json(path, {"chapter": chapter, "profile": profile, "rows": rows, "runs": sorted(runs),
-                                 "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **stamp(profile)})
+                                 "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **stamp(profile),
+                                 **({"source": source} if source else {})})
     except OSError as exc:  # a shared, read-only cache: the chapter still runs and shows its verdicts
         print(f"(verdicts not saved to the ledger: {path.parent} is not writable: {exc.strerror})")
         return None
@@ -284,9 +288,14 @@ def export_reference(profile: str, dest: Path = RESULTS, root: Path | None = Non
 # ---------------------------------------------------------------- translation grids
 # A translation grid's rows with its configuration and provenance, ``results/nmt/<profile>.json``.
 
+def translation_path(profile: str, root: Path = NMT_RESULTS) -> Path:
+    """Where a profile's translation grid record lives: ``root/<profile>.json``."""
+    return Path(root) / f"{profile}.json"
+
+
 def save_translation(profile: str, body: dict, dest: Path = NMT_RESULTS) -> Path:
     """Write a translation grid's record (``nmt.pipeline.reference_body``) to ``dest/<profile>.json``."""
-    out = Path(dest) / f"{profile}.json"
+    out = translation_path(profile, dest)
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out, {"profile": profile, **body})
     return out
@@ -294,5 +303,5 @@ def save_translation(profile: str, body: dict, dest: Path = NMT_RESULTS) -> Path
 
 def load_translation(profile: str, root: Path = NMT_RESULTS) -> dict | None:
     """The committed translation grid of ``profile``, or None when there is none."""
-    p = Path(root) / f"{profile}.json"
+    p = translation_path(profile, root)
     return json.loads(p.read_text()) if p.is_file() else None

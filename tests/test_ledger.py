@@ -148,7 +148,21 @@ def test_the_front_page_counts_one_seed_rows_as_untested_not_as_verdicts(tmp_pat
                          "verdict": "inconclusive"} for k in ("nmt_ls_helps_at_T1", "nmt_ls_drops_more_T1_to_T3")])
     save_verdicts("tiny", one, chapter="11_translation", root=tmp_path)
     words = profile_summary(ledger(tmp_path, reference=None))
-    assert "0 of 2 inconclusive; 2 of 2 untested (one seed: run more seeds)" in words
+    assert "effect: none; 2 of 2 untested (one seed: run more seeds)." in words and "0 of 2 inconclusive" not in words
+
+
+def test_verdicts_computed_here_from_a_committed_grid_are_not_called_this_builds(tmp_path):
+    from lskd_core.ledger import profile_summary
+
+    rows = pd.DataFrame([{"key": "nmt_high_T_hurts", "claim": "c", "ours: mean diff": 2.9, "95% CI": "[1.7, 4.2]",
+                          "n seeds": 3, "verdict": "supported", "p": 0.01}])
+    save_verdicts("base", rows, chapter="11_translation", root=tmp_path, source="results/nmt/base.json")
+    save_verdicts("tiny", rows, chapter="11_translation", root=tmp_path)
+    table = ledger(tmp_path, reference=None)
+    assert table.set_index("key").loc["nmt_high_T_hurts", "base: ours"].endswith("[from results/nmt/base.json]")
+    words = profile_summary(table)
+    assert "**`base`, translation** (its committed grid, verdicts computed in this build)" in words
+    assert "**`tiny`, translation** (this build)" in words
 
 
 def test_a_gate_that_passes_at_one_temperature_only_says_so():
