@@ -149,8 +149,9 @@ PROFILES: dict[str, Profile] = {
         # The cold book's 20 minutes (README, 'Two commands'; measured 2026-12-02: 25.7 min with every
         # seed in chapters 7 and 12, whose feature-distilled students alone took 627 s, and translation
         # at T = 1, 3 and 64): those chapters run 3 of the 5 seeds. Translation runs T = 1 only: each
-        # distilled student took 100-106 s of a lane (2026-12-06, 25.5 min cold), and the temperatures
-        # are base's committed grid (T = 1, 2, 3, 64, three seeds), which chapter 11 shows beside.
+        # distilled student took 100-106 s of a lane (2026-12-06, 25.5 min cold; 18.8 min after this and
+        # chapter 2 beside chapter 3), and the temperatures are base's committed grid (T = 1, 2, 3, 64),
+        # which chapter 11 shows beside.
         extension_seeds=(0, 1, 2), nmt_temperatures=(1.0,)),
     # The testbed search's pick (issue 24; bench/testbed_search.py, chosen with the plain teacher only).
     "base": _testbed_profile(
