@@ -508,7 +508,7 @@ TIMINGS, TIMINGS_BUILDING = "_timings.json", "_timings.building.json"
 
 def build_timings(executed: Path = EXECUTED) -> dict | None:
     """The chapter timings a reader chapter shows: those of the build it is part of (while ``lskd book``
-    runs), else the last complete build's; None when neither exists."""
+    runs; ``in_progress`` is then True), else the last complete build's; None when neither exists."""
     for name in (TIMINGS_BUILDING, TIMINGS):
         try:
             t = json.loads((Path(executed) / name).read_text())
@@ -516,7 +516,7 @@ def build_timings(executed: Path = EXECUTED) -> dict | None:
             continue
         if name == TIMINGS_BUILDING and not Path(f"/proc/{t.get('pid')}").exists():
             continue  # left by a build that was killed
-        return t
+        return {**t, "in_progress": name == TIMINGS_BUILDING}
     return None
 
 

@@ -593,3 +593,20 @@ def test_the_browser_check_fails_on_a_planted_overflowing_table(tmp_path):
     reports = {r.page: r.problems for r in check_book(tmp_path, screenshots=False)}
     assert reports["good.html"] == []
     assert len(reports["wide.html"]) == 1 and reports["wide.html"][0].startswith("overflow: table 2 is ")
+
+
+def test_build_timings_are_the_running_builds_then_the_last_complete_ones(tmp_path):
+    """What the reproducibility page and the instructors' page show: a fresh machine's first `make book`
+    has no complete build yet, so the page must read the build it is part of."""
+    from lskd_core.notebook import TIMINGS, TIMINGS_BUILDING, build_timings
+
+    assert build_timings(tmp_path) is None
+    running = {"pid": os.getpid(), "profile": "tiny", "chapters": [{"chapter": "03_student_grid", "wall_s": 1.0}]}
+    (tmp_path / TIMINGS_BUILDING).write_text(json.dumps(running))
+    assert build_timings(tmp_path) == {**running, "in_progress": True}
+    (tmp_path / TIMINGS).write_text(json.dumps({**running, "pid": 1, "chapters": []}))
+    assert build_timings(tmp_path)["in_progress"] is True  # the build in progress wins over the last one
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (tmp_path / TIMINGS_BUILDING).write_text(json.dumps({**running, "pid": int(dead.stdout)}))
+    got = build_timings(tmp_path)  # a killed build's file is passed over
+    assert got["in_progress"] is False and got["chapters"] == []
