@@ -9,6 +9,7 @@
     lskd data list
     lskd train teacher --profile tiny --alpha 0.1
     lskd train students --profile tiny --alpha 0.1 --temperatures 1 2 3 64 --seed 0
+    lskd train alone --profile small --seed 0 1 2   # the student on the labels alone: the gate's baseline
     lskd nmt prepare --profile tiny [--corpus iwslt --root PATH --src en --tgt de]
     lskd nmt grid --profile tiny --alphas 0 0.1 --temperatures 1 2 3 64 --seeds 0
     lskd runs list
@@ -102,6 +103,16 @@ def _cmd_train(a: argparse.Namespace) -> int:
     # Seed s distils from the teacher of seed s, as the chapters' grids do. Every seed's
     # configs are built (and so checked) before anything trains.
     seeds = a.seed or (prof.seeds[:1] if a.what == "teacher" else prof.seeds)
+    if a.what == "alone":
+        if a.alpha or a.temperatures or a.beta:
+            raise ValueError("--alpha, --temperatures and --beta describe distillation; a student trained alone "
+                             "learns from the plain labels")
+        from .experiments import ce_students
+
+        for seed, run in ce_students(prof, seeds, **over).items():
+            m = run.metrics()
+            print(f"seed={seed} alone: final top-1 {m['final_top1']:.2f}  best {m['best_top1']:.2f}  ({run.path.name})")
+        return 0
     configs = {s: (teacher_config(prof, a.alpha, s, **over), student_config(prof, s, **over)) for s in seeds}
     if a.what == "teacher":
         for tcfg, _ in configs.values():
@@ -280,8 +291,9 @@ def parser() -> argparse.ArgumentParser:
     v.set_defaults(func=_cmd_data_verify)
     dsub.add_parser("list").set_defaults(func=_cmd_data_list)
 
-    t = sub.add_parser("train", help="train a teacher or a student sweep (cached)")
-    t.add_argument("what", choices=["teacher", "students"])
+    t = sub.add_parser("train", help="train a teacher, a student sweep or the student alone (cached)")
+    t.add_argument("what", choices=["teacher", "students", "alone"],
+                   help="alone: the student on the labels with cross-entropy, the distillation gate's baseline")
     t.add_argument("--profile", default="tiny")
     t.add_argument("--alpha", type=float, default=0.0, help="teacher label smoothing")
     t.add_argument("--temperatures", type=float, nargs="+")

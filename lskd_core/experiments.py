@@ -418,10 +418,10 @@ def machine() -> str:
     return f"{platform.machine()} {platform.processor() or ''} {torch.get_num_threads()} threads, torch {torch.__version__}"
 
 
-def ce_students(profile: Profile | str, seeds) -> dict[int, Run]:
+def ce_students(profile: Profile | str, seeds, **overrides) -> dict[int, Run]:
     """Students trained alone with cross-entropy on the labels (no teacher), one per seed: KD's baseline."""
     prof = get_profile(profile) if isinstance(profile, str) else profile
-    return {s: train_teacher(student_config(prof, s)) for s in seeds}
+    return {s: train_teacher(student_config(prof, s, **overrides)) for s in seeds}
 
 
 def final_top1(runs_by_alpha: dict[float, dict[tuple[int, float], Run]]) -> dict[tuple[float, float], dict[int, float]]:

@@ -523,6 +523,22 @@ def test_cli_students_of_seed_s_distil_from_the_teacher_of_seed_s(tmp_path, monk
     assert run.path.name in before and sorted(p.name for p in (tmp_path / "c").iterdir()) == before
 
 
+def test_cli_alone_trains_the_gates_baseline_the_chapters_read(tmp_path, monkeypatch, capsys):
+    """`lskd train alone` (the GPU script's step for the gate) trains the very runs chapter 3's gate reads."""
+    from lskd_core.cli import main
+    from lskd_core.experiments import ce_students
+
+    monkeypatch.setenv("LSKD_CACHE", str(tmp_path / "c"))
+    assert main(["train", "alone", "--profile", "smoke", "--seed", "1"]) == 0
+    before = sorted(p.name for p in (tmp_path / "c").iterdir())
+    assert [json.loads(p.read_text())["seed"] for p in (tmp_path / "c").glob("teacher-*/config.json")] == [1]
+    run = ce_students("smoke", [1])[1]  # chapter 3's own call: served, nothing trains
+    assert run.path.name in before and sorted(p.name for p in (tmp_path / "c").iterdir()) == before
+    assert "seed=1 alone: final top-1" in capsys.readouterr().out
+    err = main(["train", "alone", "--profile", "smoke", "--alpha", "0.1"])
+    assert err == 2 and capsys.readouterr().err.startswith("error: --alpha, --temperatures and --beta")
+
+
 @pytest.mark.slow
 def test_gpu_chapters_runs_a_chapter_as_a_script_and_it_saves_its_records(tmp_path):
     """bench/gpu_chapters.py made the committed `small` records on a machine without papermill or myst-nb."""
