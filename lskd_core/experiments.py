@@ -405,12 +405,13 @@ def executed_dir():
 _FIGURES = {"n": 0}
 
 
-def caption(fig, profile: str, seeds, what: str = "") -> None:
-    """Number a figure and caption it with what it shows, its profile, seeds and this machine."""
+def caption(fig, profile: str, seeds, what: str = "", hardware: str | None = None) -> None:
+    """Number a figure and caption it with what it shows, its profile, seeds and the machine its runs
+    came from: this one, or ``hardware`` for a committed record's runs."""
     _FIGURES["n"] += 1
     seeds = list(seeds) if seeds is not None else []
     text = (f"Figure {_FIGURES['n']}. {what + ' ' if what else ''}Profile {profile}, "
-            f"seed{'s' if len(seeds) != 1 else ''} {', '.join(map(str, seeds)) or 'n/a'}; {machine()}.")
+            f"seed{'s' if len(seeds) != 1 else ''} {', '.join(map(str, seeds)) or 'n/a'}; {hardware or machine()}.")
     fig.text(0.01, -0.01, text, ha="left", va="top", fontsize=8, style="italic", wrap=True)
 
 
