@@ -601,9 +601,12 @@ def gate_sentence(rows: list[dict], profile: str, unit: str = "points", alone: s
     passed = [p for p, r in zip(parts, rows) if r["verdict"] == "supported"]
     if passed and len(passed) < len(rows):
         # A gate that passes at some temperatures only: the question can be asked there and nowhere else.
-        failed = [p for p, r in zip(parts, rows) if r["verdict"] != "supported"]
+        worse = [p for p, r in zip(parts, rows) if r["verdict"] == "not supported"]
+        unshown = [p for p, r in zip(parts, rows) if r["verdict"] not in ("supported", "not supported")]
+        failed = " and ".join(([f"does worse than it at {'; '.join(worse)}"] if worse else [])
+                              + ([f"is not shown to beat it at {'; '.join(unshown)}"] if unshown else []))
         return (f"On `{profile}` distillation from the plain teacher beats the student trained with {alone} at "
-                f"{'; '.join(passed)}, but is not shown to at {'; '.join(failed)}. The gate passes only at the "
+                f"{'; '.join(passed)}, but {failed}. The gate passes only at the "
                 "first: the compatibility question can be asked there, and verdicts resting on the other "
                 "temperatures describe this testbed, not the paper's question.")
     if verdicts == {"supported"}:

@@ -163,7 +163,7 @@ PROFILES: dict[str, Profile] = {
         # split, 2026-12-02: 10.54 BLEU in 511 CPU s, 3.68 short of 24 epochs, the longest run scored). Students
         # and the label-only baseline train 3 epochs (7.27 BLEU alone on that curve), so the teacher knows more
         # than the student can learn alone in its budget. Three seeds at T = 1, 2, 3 and 64 took 68 minutes of
-        # 2 cores (2026-12-06). Its rows are results/nmt/base.json.
+        # 2 cores (2026-12-06), two more 70 (2026-12-07, beside the test suite). Its rows are results/nmt/base.json.
         nmt=NMTConfig(**_GETTEXT_NMT, max_epoch=8, max_tokens=512, student_epochs=3),
         nmt_temperatures=(1.0, 2.0, 3.0, 64.0)),
     "small": Profile(

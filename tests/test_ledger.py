@@ -174,5 +174,9 @@ def test_a_gate_that_passes_at_one_temperature_only_says_so():
              "verdict": "inconclusive"}]
     words = gate_sentence(rows, "base", unit="BLEU", alone="the labels alone")
     assert "beats the student trained with the labels alone at T = 1: +0.62 BLEU" in words
-    assert "not shown to at T = 3: -1.20 BLEU" in words and "passes only at the first" in words
+    assert "but is not shown to beat it at T = 3: -1.20 BLEU" in words and "passes only at the first" in words
     assert "passes, so" not in gate_sentence(rows[1:], "base") and "passes, so" in gate_sentence(rows[:1], "base")
+    # An interval wholly below zero says more than "not shown": distillation does worse there.
+    worse = [rows[0], {**rows[1], "ours: mean diff": -1.08, "95% CI": "[-1.622, -0.545]", "verdict": "not supported"}]
+    words = gate_sentence(worse, "base", unit="BLEU", alone="the labels alone")
+    assert "but does worse than it at T = 3: -1.08 BLEU" in words and "not shown" not in words
