@@ -144,16 +144,16 @@ def teacher_set(profile: Profile | str, alphas, seeds) -> dict[tuple[float, int]
 
     prof = get_profile(profile) if isinstance(profile, str) else profile
     cfgs = {(float(a), s): teacher_config(prof, a, s) for a in alphas for s in seeds}
-    later = []
+    runs, later = {}, []
     for key, cfg in reversed(cfgs.items()):
         run = cache.run_dir("teacher", teacher_config_dict(cfg))
         if not run.done and cache.busy(run):
             later.append(key)
         else:
-            train_teacher(cfg)
+            runs[key] = train_teacher(cfg)
     for key in later:
-        train_teacher(cfgs[key])  # waits for the process that holds it, then reads its record
-    return {key: train_teacher(cfg) for key, cfg in cfgs.items()}
+        runs[key] = train_teacher(cfgs[key])  # waits for the process that holds it, then reads its record
+    return {key: runs[key] for key in cfgs}
 
 
 def test_curve(run: Run) -> tuple[list[int], list[float]]:

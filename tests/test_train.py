@@ -273,5 +273,6 @@ def test_teacher_set_trains_from_the_far_end_and_leaves_a_busy_teacher_to_its_ho
         out = ex.teacher_set("tiny", [0.0, 0.1], [0, 1])
         fcntl.flock(fh, fcntl.LOCK_UN)
     assert not cache.busy(held)
-    assert calls[:4] == [(0.1, 1), (0.1, 0), (0.0, 0), (0.0, 1)]  # the held one last
-    assert list(out) == [(0.0, 0), (0.0, 1), (0.1, 0), (0.1, 1)] and calls[4:] == list(out)
+    assert calls == [(0.1, 1), (0.1, 0), (0.0, 0), (0.0, 1)]  # each once, the held one last
+    assert list(out) == [(0.0, 0), (0.0, 1), (0.1, 0), (0.1, 1)]
+    assert all((cfg.alpha, cfg.seed) == key for key, cfg in out.items())
